@@ -1,0 +1,51 @@
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.serializers import MeSerializer, SignupSerializer, TokenRequestSerializer, TokenSerializer
+from project.errors import ApplicationError
+
+
+def me_payload(user) -> dict:
+    return {"id": user.id, "username": user.username, "email": user.email, "roles": selectors.user_roles(user=user)}
+
+
+class SignupApi(APIView):
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "signup"
+
+    @extend_schema(request=SignupSerializer, responses={201: MeSerializer})
+    def post(self, request):
+        serializer = SignupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_signup(**serializer.validated_data)
+        return Response(me_payload(user), status=status.HTTP_201_CREATED)
+
+
+class TokenApi(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request, **serializer.validated_data)
+        if user is None:
+            raise ApplicationError("Unknown username or wrong password.", code="invalid_credentials", status_code=400)
+        return Response({"token": services.token_for(user=user)})
+
+
+class MeApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request):
+        return Response(me_payload(request.user))

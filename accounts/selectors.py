@@ -1,0 +1,51 @@
+"""Who may do what. Every app asks these functions instead of reading memberships itself."""
+
+from django.contrib.auth.models import AnonymousUser
+
+from accounts.models import Membership, Organization, User
+
+FAN, HOST, ORGANIZER = "fan", "host", "organizer"
+
+
+def _cached_memberships(user: User) -> list[tuple[int, str]]:
+    """Memberships are read once per request object: permission checks ask many times."""
+    cached = getattr(user, "_aperture_memberships", None)
+    if cached is None:
+        cached = list(Membership.objects.filter(user=user).values_list("organization_id", "role"))
+        user._aperture_memberships = cached
+    return cached
+
+
+def user_roles(*, user: User) -> list[str]:
+    roles = [FAN]
+    memberships = _cached_memberships(user)
+    if user.is_superuser or any(role == ORGANIZER for _, role in memberships):
+        roles.append(ORGANIZER)
+    if any(role == HOST for _, role in memberships) or user.hosted_sessions.exists():
+        roles.insert(1, HOST)
+    return roles
+
+
+def organizer_organization_ids(*, user: User | AnonymousUser) -> set[int] | None:
+    """Ids of the organizations the user organizes; None means every organization (superuser)."""
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return None
+    return {org_id for org_id, role in _cached_memberships(user) if role == ORGANIZER}
+
+
+def is_organizer_of(*, user: User | AnonymousUser, organization_id: int) -> bool:
+    ids = organizer_organization_ids(user=user)
+    return ids is None or organization_id in ids
+
+
+def is_any_organizer(*, user: User | AnonymousUser) -> bool:
+    ids = organizer_organization_ids(user=user)
+    return ids is None or bool(ids)
+
+
+def organizations_of_organizer(*, user: User):
+    ids = organizer_organization_ids(user=user)
+    qs = Organization.objects.all()
+    return qs if ids is None else qs.filter(id__in=ids)

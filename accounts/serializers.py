@@ -1,0 +1,26 @@
+from rest_framework import serializers
+
+from accounts.models import User
+
+
+class SignupSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class MeSerializer(serializers.ModelSerializer):
+    roles = serializers.ListField(child=serializers.ChoiceField(["fan", "host", "organizer"]))
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "roles"]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from accounts import apis
+
+urlpatterns = [
+    path("auth/signup/", apis.SignupApi.as_view(), name="signup"),
+    path("auth/token/", apis.TokenApi.as_view(), name="token"),
+    path("me/", apis.MeApi.as_view(), name="me"),
+]

@@ -1,0 +1,87 @@
+"""Reads of the plan. Visibility rules live here so that every API, page and feed agrees."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import organizer_organization_ids
+from events.models import City, Series, Session, Venue
+
+
+def city_list() -> QuerySet[City]:
+    return City.objects.all().order_by("name", "id")
+
+
+def venue_list() -> QuerySet[Venue]:
+    return Venue.objects.select_related("city").order_by("city__name", "name", "id")
+
+
+def series_list() -> QuerySet[Series]:
+    return Series.objects.select_related("organization").order_by("-created_at", "id")
+
+
+def sessions_visible_to(*, user: User | AnonymousUser) -> QuerySet[Session]:
+    """Published and cancelled sessions for everyone; drafts only for the organizers of their
+    organization and for the session's own hosts."""
+    qs = Session.objects.all()
+    org_ids = organizer_organization_ids(user=user)
+    if org_ids is None:
+        return qs
+    public = ~Q(status=Session.Status.DRAFT)
+    if not user.is_authenticated:
+        return qs.filter(public)
+    return qs.filter(public | Q(series__organization_id__in=org_ids) | Q(hosts=user)).distinct()
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    series: int | None = None
+    city: int | None = None
+    kind: str | None = None
+    starts_after: dt.datetime | None = None
+    starts_before: dt.datetime | None = None
+    available: bool | None = None
+    q: str | None = None
+    status: str | None = None
+
+
+def session_list(*, user: User | AnonymousUser, filters: SessionFilters | None = None) -> QuerySet[Session]:
+    """Sessions in start order, with everything a list shows fetched up front (constant queries)."""
+    filters = filters or SessionFilters()
+    qs = sessions_visible_to(user=user)
+    if filters.series is not None:
+        qs = qs.filter(series_id=filters.series)
+    if filters.city is not None:
+        qs = qs.filter(city_id=filters.city)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.starts_after is not None:
+        qs = qs.filter(starts_at__gte=filters.starts_after)
+    if filters.starts_before is not None:
+        qs = qs.filter(starts_at__lt=filters.starts_before)
+    if filters.available is True:
+        qs = qs.filter(status=Session.Status.PUBLISHED, confirmed_count__lt=F("capacity"), starts_at__gt=timezone.now())
+    elif filters.available is False:
+        qs = qs.exclude(
+            Q(status=Session.Status.PUBLISHED, confirmed_count__lt=F("capacity"), starts_at__gt=timezone.now())
+        )
+    if filters.q:
+        term = filters.q.strip()
+        qs = qs.filter(
+            Q(title__icontains=term)
+            | Q(description__icontains=term)
+            | Q(city__name__icontains=term)
+            | Q(city__local_name__icontains=term)
+            | Q(venue__name__icontains=term)
+        )
+    return qs.select_related("city", "venue", "stream").prefetch_related("hosts").order_by("starts_at", "id")
+
+
+def session_get(*, user: User | AnonymousUser, session_id: int) -> Session:
+    return session_list(user=user).get(id=session_id)

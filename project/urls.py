@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from project import errors
+
+handler400 = errors.json_bad_request
+handler403 = errors.json_permission_denied
+handler404 = errors.json_not_found
+handler500 = errors.json_server_error
+
+api_patterns = [
+    path("", include("accounts.urls")),
+    path("", include("events.urls")),
+    path("", include("registrations.urls")),
+    path("", include("streams.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("", include("frontend.urls")),
+]

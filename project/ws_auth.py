@@ -1,0 +1,34 @@
+"""WebSocket authentication: the browser's session cookie, or ``?token=<API token>`` in the URL."""
+
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.authtoken.models import Token
+
+
+@database_sync_to_async
+def _user_for_token(key: str):
+    try:
+        return Token.objects.select_related("user").get(key=key).user
+    except Token.DoesNotExist:
+        return None
+
+
+class _TokenAuthMiddleware:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        token = (query.get("token") or [None])[0]
+        if token:
+            user = await _user_for_token(token)
+            scope = dict(scope, user=user if user is not None and user.is_active else AnonymousUser())
+        return await self.inner(scope, receive, send)
+
+
+def TokenOrSessionAuthMiddleware(inner):  # noqa: N802 - reads like the other middleware stacks
+    """Session cookie first (AuthMiddlewareStack), then a token in the query string overrides it."""
+    return AuthMiddlewareStack(_TokenAuthMiddleware(inner))

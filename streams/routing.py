@@ -1,0 +1,3 @@
+"""WebSocket routes of the live audience (see streams.consumers)."""
+
+websocket_urlpatterns: list = []
