@@ -1,0 +1,272 @@
+"""Loads the demo program: a month-long photography night school across 15 cities.
+
+The month is the calendar month after today (in Beijing time), so the demo always has upcoming
+sessions with registration open. Loading is all or nothing and idempotent: a second run finds the
+series by its slug and changes nothing.
+"""
+
+import calendar
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, Organization, User
+from events.demo_data import CITIES, HOSTS, PARTNERS, TALK_TOPICS
+from events.models import City, Series, Session, Venue
+from registrations.models import PriorityCode
+from streams.models import Stream
+
+DEMO_SERIES_SLUG = "starlight-night-school-demo"
+DEMO_ACCOUNTS = {
+    # username: (password, role, is_staff, is_superuser)
+    "admin": ("aperture-admin", None, True, True),
+    "organizer": ("aperture-organizer", Membership.Role.ORGANIZER, True, False),
+    "host": ("aperture-host", Membership.Role.HOST, False, False),
+    "fan": ("aperture-fan", None, False, False),
+}
+TALK_COUNT = 100
+NIGHT_SHOOT_COUNT = 27
+GROTTO_CITY = "Luoyang"
+GROTTO_DAY = 12  # the 13th of the month: no Luoyang night shoot that evening
+BEIJING = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    series: Series
+
+
+def _demo_month_start(today: dt.date) -> dt.date:
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return dt.date(year, month, 1)
+
+
+def _at(day: dt.date, hour: int, minute: int, tz_name: str) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zoneinfo.ZoneInfo(tz_name))
+
+
+def _accounts(organization: Organization) -> dict[str, User]:
+    users = {}
+    for username, (password, role, is_staff, is_superuser) in DEMO_ACCOUNTS.items():
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"email": f"{username}@aperture.example", "is_staff": is_staff, "is_superuser": is_superuser},
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        if role:
+            Membership.objects.get_or_create(user=user, organization=organization, role=role)
+        users[username] = user
+    _grant_admin_permissions(users["organizer"])
+    return users
+
+
+def _grant_admin_permissions(user: User) -> None:
+    """The organizer plans in the admin too: every permission on the planning models."""
+    from django.contrib.auth.models import Permission
+
+    perms = Permission.objects.filter(content_type__app_label__in=["events", "registrations", "streams"])
+    user.user_permissions.add(*perms)
+
+
+def _resident_hosts(organization: Organization, demo_host: User) -> list[tuple[User, User]]:
+    pairs = []
+    for index in range(len(CITIES)):
+        people = []
+        for name, _local_name in HOSTS[2 * index : 2 * index + 2]:
+            username = "host_" + name.lower().replace(" ", "")
+            first, last = name.split(" ", 1)[1], name.split(" ", 1)[0]
+            user, _ = User.objects.get_or_create(
+                username=username,
+                defaults={"email": f"{username}@aperture.example", "first_name": first, "last_name": last},
+            )
+            Membership.objects.get_or_create(user=user, organization=organization, role=Membership.Role.HOST)
+            people.append(user)
+        pairs.append((people[0], people[1]))
+    grotto = next(i for i, c in enumerate(CITIES) if c[0] == GROTTO_CITY)
+    # The demo `host` account leads the night shoots at the grotto city, and its livestream.
+    pairs[grotto] = (pairs[grotto][0], demo_host)
+    return pairs
+
+
+def _places(organization: Organization) -> list[tuple[City, Venue, Venue]]:
+    places = []
+    for name, local_name, lat, lon, tz_name, academy, site in CITIES:
+        city, _ = City.objects.get_or_create(
+            organization=organization,
+            name=name,
+            defaults={"local_name": local_name, "latitude": lat, "longitude": lon, "timezone": tz_name},
+        )
+        venues = []
+        for (venue_name, address, vlat, vlon, capacity), outdoor in ((academy, False), (site, True)):
+            venue, _ = Venue.objects.get_or_create(
+                city=city,
+                name=venue_name,
+                defaults={
+                    "organization": organization,
+                    "address": address,
+                    "latitude": vlat,
+                    "longitude": vlon,
+                    "timezone": tz_name,
+                    "max_capacity": capacity,
+                    "outdoor": outdoor,
+                },
+            )
+            venues.append(venue)
+        places.append((city, venues[0], venues[1]))
+    return places
+
+
+def _windows(month_start: dt.date, starts_at: dt.datetime) -> dict:
+    priority = dt.datetime.combine(month_start - dt.timedelta(days=10), dt.time(10, 0), tzinfo=BEIJING)
+    general = dt.datetime.combine(month_start - dt.timedelta(days=7), dt.time(10, 0), tzinfo=BEIJING)
+    return {
+        "priority_opens_at": priority,
+        "registration_opens_at": general,
+        "registration_closes_at": starts_at - dt.timedelta(hours=2),
+    }
+
+
+def _talks(series, month_start, days, places, hosts) -> list[Session]:
+    """Four evenings in five carry four talks; each city's academy hosts at most one a night."""
+    sessions = []
+    offsets = [0, 6, 12, 3]
+    for k in range(TALK_COUNT):
+        day_index, round_index = k % days, k // days
+        city_index = (day_index + offsets[round_index]) % len(places)
+        city, academy, _ = places[city_index]
+        day = month_start + dt.timedelta(days=day_index)
+        starts_at = _at(day, 19, 0, city.timezone)
+        topic, local_topic = TALK_TOPICS[k % len(TALK_TOPICS)]
+        session = Session(
+            series=series,
+            kind=Session.Kind.TALK,
+            title=f"{topic} · {local_topic} ({city.name})",
+            description=f"A talk on {topic.lower()} with a master photographer, {city.name} {city.local_name}.",
+            city=city,
+            venue=academy,
+            starts_at=starts_at,
+            ends_at=starts_at + dt.timedelta(minutes=90),
+            timezone=city.timezone,
+            capacity=min(academy.max_capacity, 120),
+            status=Session.Status.DRAFT if k >= TALK_COUNT - 3 else Session.Status.PUBLISHED,
+            waitlist_enabled=True,
+            **_windows(month_start, starts_at),
+        )
+        sessions.append((session, [hosts[city_index][0]]))
+    return sessions
+
+
+def _night_shoots(series, month_start, days, places, hosts) -> list:
+    sessions = []
+    for k in range(NIGHT_SHOOT_COUNT):
+        day_index = (k * days) // NIGHT_SHOOT_COUNT
+        city_index = k % len(places)
+        city, _, site = places[city_index]
+        day = month_start + dt.timedelta(days=day_index)
+        starts_at = _at(day, 20, 0, city.timezone)
+        session = Session(
+            series=series,
+            kind=Session.Kind.NIGHT_SHOOT,
+            title=f"Night shoot: {site.name} · {city.local_name}夜拍",
+            description=f"On-site night shooting at {site.name}. Bring a tripod and warm clothes.",
+            city=city,
+            venue=site,
+            starts_at=starts_at,
+            ends_at=starts_at + dt.timedelta(minutes=150),
+            timezone=city.timezone,
+            capacity=min(site.max_capacity, 20 + (k * 7) % 21),
+            status=Session.Status.PUBLISHED,
+            waitlist_enabled=True,
+            **_windows(month_start, starts_at),
+        )
+        sessions.append((session, [hosts[city_index][1]]))
+    return sessions
+
+
+def _grotto_livestream(series, month_start, places, demo_host) -> tuple[Session, list[User]]:
+    city, _, site = next(p for p in places if p[0].name == GROTTO_CITY)
+    day = month_start + dt.timedelta(days=GROTTO_DAY)
+    starts_at = _at(day, 20, 30, city.timezone)
+    session = Session(
+        series=series,
+        kind=Session.Kind.LIVESTREAM,
+        title="Live: night tour of the Longmen Grottoes · 龙门石窟夜游直播",
+        description="An outdoor night tour of the UNESCO Longmen Grottoes, shot live by a master photographer. "
+        "Forty fans join on site; everyone else watches the livestream.",
+        city=city,
+        venue=site,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=120),
+        timezone=city.timezone,
+        capacity=40,
+        status=Session.Status.PUBLISHED,
+        waitlist_enabled=True,
+        **_windows(month_start, starts_at),
+    )
+    return session, [demo_host]
+
+
+@transaction.atomic
+def load_demo(*, today: dt.date | None = None) -> DemoResult:
+    organization, _ = Organization.objects.get_or_create(
+        slug="starlight", defaults={"name": "Starlight Photography Night School 星光摄影夜校"}
+    )
+    users = _accounts(organization)
+    existing = Series.objects.filter(slug=DEMO_SERIES_SLUG).first()
+    if existing is not None:
+        return DemoResult(created=False, series=existing)
+
+    today = today or timezone.now().astimezone(BEIJING).date()
+    month_start = _demo_month_start(today)
+    days = calendar.monthrange(month_start.year, month_start.month)[1]
+    series = Series.objects.create(
+        organization=organization,
+        slug=DEMO_SERIES_SLUG,
+        title=f"Starlight Night School, {month_start:%B %Y} · 星光夜校",
+        description="A month of talks by master photographers and on-site night shoots across China, "
+        "co-run with a camera academy and local tourism boards. Core fans get priority codes.",
+        partners=PARTNERS,
+    )
+    places = _places(organization)
+    hosts = _resident_hosts(organization, users["host"])
+    planned = _talks(series, month_start, days, places, hosts) + _night_shoots(series, month_start, days, places, hosts)
+    grotto_session, grotto_hosts = _grotto_livestream(series, month_start, places, users["host"])
+    planned.append((grotto_session, grotto_hosts))
+    for session, session_hosts in planned:
+        session.save()
+        session.hosts.set(session_hosts)
+
+    stream = Stream.objects.create(
+        organization=organization,
+        session=grotto_session,
+        title="Longmen Grottoes night tour · 龙门石窟夜游",
+        playback_url="https://live.example.com/aperture/longmen-night-tour.m3u8",
+    )
+    stream.hosts.set(grotto_hosts)
+    _priority_codes(organization, series, grotto_session, month_start)
+    return DemoResult(created=True, series=series)
+
+
+def _priority_codes(organization, series, grotto_session, month_start) -> None:
+    month_end = dt.datetime.combine(month_start + dt.timedelta(days=31), dt.time(0, 0), tzinfo=BEIJING)
+    PriorityCode.objects.create(
+        organization=organization, series=series, code="STARLIGHT-CORE", max_uses=500, expires_at=month_end
+    )
+    PriorityCode.objects.create(
+        organization=organization, session=grotto_session, code="LONGMEN-VIP", max_uses=40, expires_at=month_end
+    )
+    for n in range(1, 6):
+        PriorityCode.objects.create(
+            organization=organization,
+            series=series,
+            code=f"FAN-{n:04d}",
+            max_uses=1,
+            expires_at=month_end,
+            batch="demo-fans",
+        )

@@ -1,0 +1,79 @@
+"""Bad input anywhere is a JSON 4xx in the contract's shape, never a 500 or an HTML page."""
+
+import pytest
+
+from tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_contract_error(response, status: int) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"detail", "code", "fields"}
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def test_malformed_json_is_a_parse_error(api_client):
+    response = api_client.generic("POST", "/api/auth/signup/", "{not json", content_type="application/json")
+    assert assert_contract_error(response, 400)["code"] == "parse_error"
+
+
+def test_wrong_types_name_the_field(api_client):
+    response = api_client.post("/api/auth/signup/", {"username": ["a"], "email": 5, "password": None}, format="json")
+    body = assert_contract_error(response, 400)
+    assert body["code"] == "invalid"
+    assert {"username", "email", "password"} <= set(body["fields"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/sessions/0/", "/api/sessions/abc/", "/api/cities/999/", "/api/venues/x/", "/api/streams/42/", "/api/nope/"],
+)
+def test_unknown_ids_and_paths_are_json_404(api_client, path):
+    assert assert_contract_error(api_client.get(path), 404)["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "starts_after=2026-12-01T19:00:00",
+        "starts_before=tomorrow",
+        "city=beijing",
+        "series=1.5",
+        "available=maybe",
+        "kind=party",
+        "page_size=abc",
+    ],
+)
+def test_bad_filters_are_json_400_or_ignored_never_500(api_client, query):
+    SessionFactory()
+    response = api_client.get(f"/api/sessions/?{query}")
+    if query.startswith("page_size"):
+        assert response.status_code == 200  # DRF falls back to the default page size
+    else:
+        body = assert_contract_error(response, 400)
+        assert body["fields"]
+
+
+def test_a_page_past_the_end_is_json_404(api_client):
+    SessionFactory()
+    assert_contract_error(api_client.get("/api/sessions/?page=99"), 404)
+
+
+def test_page_size_is_capped_at_200(api_client):
+    SessionFactory.create_batch(3)
+    response = api_client.get("/api/sessions/?page_size=5000")
+    assert response.status_code == 200
+    assert set(response.json()) == {"count", "next", "previous", "results"}
+
+
+def test_writing_to_a_read_endpoint_anonymously_is_401_json(api_client):
+    assert_contract_error(api_client.post("/api/cities/", {"name": "x"}), 401)
+
+
+def test_wrong_method_is_405_json(as_user, fan):
+    body = assert_contract_error(as_user(fan).put("/api/me/", {}), 405)
+    assert body["code"] == "method_not_allowed"
