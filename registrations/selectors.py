@@ -1,10 +1,14 @@
 """Reads of seats and registrations, for this app and for the others (calendars, emails)."""
 
-from django.db.models import QuerySet
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, QuerySet
 
 from accounts.models import User
+from accounts.selectors import organizer_organization_ids
 from events.models import Session
-from registrations.models import Registration
+from registrations.models import PriorityCode, Registration
 
 ACTIVE_STATUSES = (Registration.Status.CONFIRMED, Registration.Status.WAITLISTED)
 
@@ -20,3 +24,63 @@ def registrations_of_fan(*, fan: User, statuses=ACTIVE_STATUSES) -> QuerySet[Reg
 def active_registrations_of_session(*, session: Session) -> QuerySet[Registration]:
     """Confirmed and waitlisted registrations: the fans to tell when a session changes."""
     return Registration.objects.filter(session=session, status__in=ACTIVE_STATUSES).select_related("fan")
+
+
+def registration_of_fan(*, fan: User, registration_id: int) -> Registration:
+    """A fan's own registration; anyone else's is indistinguishable from a missing one (404)."""
+    return Registration.objects.select_related("session", "session__venue", "session__city").get(
+        id=registration_id, fan=fan
+    )
+
+
+def priority_codes_visible_to(*, user: User) -> QuerySet[PriorityCode]:
+    """Codes of the organizations the user organizes (all of them for a superuser)."""
+    org_ids = organizer_organization_ids(user=user)
+    qs = PriorityCode.objects.all()
+    if org_ids is not None:
+        qs = qs.filter(organization_id__in=org_ids)
+    return qs.order_by("-created_at", "id")
+
+
+@dataclass(frozen=True)
+class CheckinStats:
+    session: int
+    capacity: int
+    confirmed: int
+    checked_in: int
+    not_checked_in: int
+    waitlisted: int
+    cancelled: int
+    checkin_rate: float
+    first_checkin_at: dt.datetime | None
+    last_checkin_at: dt.datetime | None
+    timeline: list[dict]
+
+
+def checkin_stats(*, session: Session, bucket_minutes: int = 15) -> CheckinStats:
+    """Door figures for hosts: how many of the confirmed fans are in, and when they came
+    (check-ins per ``bucket_minutes``, in UTC buckets)."""
+    counts = dict(Registration.objects.filter(session=session).values_list("status").annotate(n=Count("id")).order_by())
+    times = sorted(
+        Registration.objects.filter(session=session, checked_in_at__isnull=False).values_list(
+            "checked_in_at", flat=True
+        )
+    )
+    buckets: dict[dt.datetime, int] = {}
+    for moment in times:
+        start = moment.replace(minute=moment.minute - moment.minute % bucket_minutes, second=0, microsecond=0)
+        buckets[start] = buckets.get(start, 0) + 1
+    confirmed = counts.get(Registration.Status.CONFIRMED, 0)
+    return CheckinStats(
+        session=session.id,
+        capacity=session.capacity,
+        confirmed=confirmed,
+        checked_in=len(times),
+        not_checked_in=confirmed - len(times),
+        waitlisted=counts.get(Registration.Status.WAITLISTED, 0),
+        cancelled=counts.get(Registration.Status.CANCELLED, 0),
+        checkin_rate=round(len(times) / confirmed, 4) if confirmed else 0.0,
+        first_checkin_at=times[0] if times else None,
+        last_checkin_at=times[-1] if times else None,
+        timeline=[{"at": at, "checked_in": n} for at, n in sorted(buckets.items())],
+    )

@@ -1,11 +1,214 @@
-"""Seats: the only code that changes Session.confirmed_count / waitlist_count."""
+"""Seats, waitlists, priority codes and check-in: the only code that changes
+Session.confirmed_count / waitlist_count and PriorityCode.uses.
 
-from django.db import transaction
-from django.db.models import F
+Locking rule (after pretix's): lock what becomes less available, once per transaction, as late as
+possible, always the session row first. Every write to a session's registrations holds that
+session's row lock (``select_for_update``; on SQLite the IMMEDIATE transaction is the lock), so the
+counters, the waitlist positions and the one-registration-per-fan rule cannot race. The database
+backs each rule with a constraint (confirmed_count <= capacity, one registration per fan and
+session, unique waitlist positions on PostgreSQL, uses <= max_uses).
+"""
+
+import datetime as dt
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from rest_framework import status
 
-from events.models import Session
-from registrations.models import Registration
+from accounts.models import Organization, User
+from accounts.selectors import is_organizer_of
+from events.models import Series, Session
+from project.errors import ApplicationError
+from registrations.models import PriorityCode, Registration, new_checkin_code
+
+logger = logging.getLogger(__name__)
+
+# Codes people type: no 0/O, 1/I/L. 10 characters of 31 symbols are ~49 bits; guessing is throttled.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+MAX_BATCH = 5000
+
+
+def _closed(message: str) -> ApplicationError:
+    return ApplicationError(message, code="closed", status_code=status.HTTP_409_CONFLICT)
+
+
+def _invalid_code(message: str = "This priority code is not valid for this session.") -> ApplicationError:
+    return ApplicationError(message, code="invalid_code", fields={"priority_code": [message]})
+
+
+def normalize_code(code: str) -> str:
+    return code.strip().upper()
+
+
+# --- Registration -------------------------------------------------------------------------------
+
+
+def _check_window(*, session: Session, now: dt.datetime, has_code: bool) -> None:
+    """The registration window. Before ``registration_opens_at`` only priority-code holders may
+    register, and only from ``priority_opens_at`` on (no priority window set: nobody early)."""
+    if session.status != Session.Status.PUBLISHED:
+        raise _closed("This session is not open for registration.")
+    if now >= session.starts_at:
+        raise _closed("This session has already started.")
+    if session.registration_closes_at is not None and now >= session.registration_closes_at:
+        raise _closed("Registration for this session has closed.")
+    if session.registration_opens_at is not None and now < session.registration_opens_at:
+        priority_open = session.priority_opens_at is not None and now >= session.priority_opens_at
+        if not priority_open:
+            raise _closed(
+                "Registration for this session has not opened yet.",
+            )
+        if not has_code:
+            raise _closed("Registration is open to priority-code holders only until it opens to everyone.")
+
+
+def _priority_code_use(*, code: str, session: Session, now: dt.datetime) -> PriorityCode:
+    """Count one use of a code, atomically: the conditional UPDATE re-checks ``uses < max_uses`` on
+    the current row (PostgreSQL re-evaluates it after waiting for a concurrent user of the same
+    code), so two fans racing for the last use cannot both win."""
+    normalized = normalize_code(code)
+    scope = Q(session_id=session.id) | Q(series_id=session.series_id)
+    valid = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    found = PriorityCode.objects.filter(scope, valid, code=normalized).only("id").first()
+    if found is None:
+        raise _invalid_code()
+    if not PriorityCode.objects.filter(id=found.id, uses__lt=F("max_uses")).update(uses=F("uses") + 1):
+        raise _invalid_code("This priority code has been used up.")
+    return found
+
+
+def _existing(*, session_id: int, fan: User) -> Registration | None:
+    return Registration.objects.filter(session_id=session_id, fan=fan).first()
+
+
+@transaction.atomic(durable=True)
+def _register(
+    *, session_id: int, fan: User, priority_code: str | None, cancelled: Registration | None = None
+) -> Registration:
+    """Take a seat or a waitlist place. ``cancelled``: the fan's own cancelled registration, which
+    is revived (one row per fan and session) instead of inserting a new one."""
+    session = Session.objects.select_for_update().get(id=session_id)
+    if cancelled is not None:
+        cancelled = Registration.objects.get(id=cancelled.id)  # fresh, under the session lock
+        if cancelled.status != Registration.Status.CANCELLED:
+            return cancelled  # the same fan's concurrent request revived it first
+    now = timezone.now()
+    _check_window(session=session, now=now, has_code=bool(priority_code))
+    code = _priority_code_use(code=priority_code, session=session, now=now) if priority_code else None
+    if session.waitlist_count and session.confirmed_count < session.capacity:
+        waitlist_fill(session=session)  # seats freed without a fill; waitlisted fans come first
+    registration = cancelled or Registration(session_id=session.id, fan=fan)
+    registration.priority_code = code
+    if session.confirmed_count < session.capacity:
+        Session.objects.filter(id=session.id).update(confirmed_count=F("confirmed_count") + 1)
+        registration.status = Registration.Status.CONFIRMED
+    elif session.waitlist_enabled:
+        Session.objects.filter(id=session.id).update(waitlist_count=F("waitlist_count") + 1)
+        registration.status = Registration.Status.WAITLISTED
+        registration.waitlist_position = session.waitlist_count + 1
+    else:
+        raise ApplicationError("This session is full.", code="full", status_code=status.HTTP_409_CONFLICT)
+    if cancelled is None:
+        registration.save(force_insert=True)
+    else:
+        registration.cancelled_at = None
+        registration.checkin_code = new_checkin_code()  # the old ticket stays void
+        registration.save(
+            update_fields=["status", "waitlist_position", "priority_code", "cancelled_at", "checkin_code", "updated_at"]
+        )
+    return registration
+
+
+def registration_get_or_create(
+    *, session_id: int, fan: User, priority_code: str | None = None
+) -> tuple[Registration, bool]:
+    """Register ``fan`` for a session; ``(registration, created)`` like ``get_or_create``.
+
+    A fan who is already registered (or waitlisted) gets that registration back and never a second
+    seat. A fan who cancelled may register again: the same row is revived at the end of the queue
+    with a new check-in code. The hot path takes an id: the view does not read the row that the
+    service is about to lock.
+    """
+    existing = _existing(session_id=session_id, fan=fan)
+    if existing is not None and existing.status != Registration.Status.CANCELLED:
+        return existing, False
+    try:
+        registration = _register(
+            session_id=session_id, fan=fan, priority_code=priority_code or None, cancelled=existing
+        )
+        return registration, existing is None or registration.status != Registration.Status.CANCELLED
+    except IntegrityError:
+        # The same fan's concurrent request won the unique (session, fan) constraint; the whole
+        # transaction (seat and code use included) was rolled back.
+        existing = _existing(session_id=session_id, fan=fan)
+        if existing is None:
+            raise
+        return existing, False
+    except Session.DoesNotExist as exc:
+        raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND) from exc
+
+
+def registration_create(*, session: Session, fan: User, priority_code: str | None = None) -> Registration:
+    """Register ``fan`` (idempotent: an existing registration is returned as it is)."""
+    registration, _ = registration_get_or_create(session_id=session.id, fan=fan, priority_code=priority_code)
+    return registration
+
+
+@transaction.atomic(durable=True)
+def registration_cancel(*, registration: Registration) -> Registration:
+    """Cancel a registration. A freed seat goes to the first waitlisted fan in the same
+    transaction; a waitlisted fan's leaving closes the gap behind them. Cancelling twice is a no-op."""
+    session = Session.objects.select_for_update().get(id=registration.session_id)
+    registration = Registration.objects.get(id=registration.id)  # fresh, under the session lock
+    if registration.status == Registration.Status.CANCELLED:
+        return registration
+    if registration.checked_in_at is not None:
+        raise ApplicationError(
+            "This fan has already been checked in.", code="already_checked_in", status_code=status.HTTP_409_CONFLICT
+        )
+    if timezone.now() >= session.starts_at:
+        raise _closed("This session has already started; it can no longer be cancelled.")
+    previous_status, position = registration.status, registration.waitlist_position
+    registration.status = Registration.Status.CANCELLED
+    registration.waitlist_position = None
+    registration.cancelled_at = timezone.now()
+    registration.save(update_fields=["status", "waitlist_position", "cancelled_at", "updated_at"])
+    if previous_status == Registration.Status.CONFIRMED:
+        Session.objects.filter(id=session.id).update(confirmed_count=F("confirmed_count") - 1)
+        session.confirmed_count -= 1
+        waitlist_fill(session=session)
+    else:
+        Registration.objects.filter(
+            session=session, status=Registration.Status.WAITLISTED, waitlist_position__gt=position
+        ).update(waitlist_position=F("waitlist_position") - 1)
+        Session.objects.filter(id=session.id).update(waitlist_count=F("waitlist_count") - 1)
+    return registration
+
+
+def _send_promotion_emails(registration_ids: list[int]) -> None:
+    promoted = Registration.objects.filter(id__in=registration_ids).select_related("session", "fan")
+    messages = [
+        EmailMessage(
+            subject=f"You're in: {r.session.title}",
+            body=(
+                f"Hello {r.fan.username},\n\nA seat opened up and you moved from the waitlist to a confirmed "
+                f"seat for {r.session.title} ({r.session.starts_at.isoformat()}).\n\n"
+                f"Your check-in code: {r.checkin_code}\n"
+                f"Your registrations: {settings.SITE_URL}/api/me/registrations/\n"
+            ),
+            to=[r.fan.email],
+        )
+        for r in promoted
+        if r.fan.email
+    ]
+    if messages:
+        get_connection().send_messages(messages)
 
 
 @transaction.atomic
@@ -13,7 +216,7 @@ def waitlist_fill(*, session: Session) -> list[Registration]:
     """Promote the first waitlisted fans into free seats and close the gaps in the waitlist.
 
     Call while holding the session row lock (``select_for_update``) with ``session`` fresh from it.
-    Returns the promoted registrations (the caller tells them, after commit).
+    Returns the promoted registrations; they are told by email after commit.
     """
     free = session.capacity - session.confirmed_count
     if free <= 0 or session.waitlist_count == 0:
@@ -39,4 +242,184 @@ def waitlist_fill(*, session: Session) -> list[Registration]:
     for registration in promoted:
         registration.status = Registration.Status.CONFIRMED
         registration.waitlist_position = None
+    ids = [r.id for r in promoted]
+    transaction.on_commit(lambda: _send_promotion_emails(ids), robust=True)
     return promoted
+
+
+# --- Check-in -----------------------------------------------------------------------------------
+
+
+def can_check_in(*, user: User, session: Session) -> bool:
+    """The session's hosts and its organization's organizers run the door."""
+    if not user.is_authenticated:
+        return False
+    if is_organizer_of(user=user, organization_id=session.series.organization_id):
+        return True
+    return session.hosts.filter(id=user.id).exists()
+
+
+@transaction.atomic
+def registration_check_in(*, session: Session, checkin_code: str, by: User) -> Registration:
+    """Check a fan in. The conditional UPDATE makes two scanners at once safe: exactly one of them
+    records the check-in, the other is told it already happened."""
+    registration = Registration.objects.filter(session=session, checkin_code=checkin_code.strip()).first()
+    if registration is None:
+        raise ApplicationError(
+            "No registration for this session has this check-in code.",
+            code="not_found",
+            status_code=status.HTTP_404_NOT_FOUND,
+            fields={"checkin_code": ["Unknown check-in code for this session."]},
+        )
+    now = timezone.now()
+    updated = Registration.objects.filter(
+        id=registration.id, status=Registration.Status.CONFIRMED, checked_in_at__isnull=True
+    ).update(checked_in_at=now, checked_in_by=by, updated_at=now)
+    registration.refresh_from_db()
+    if updated:
+        return registration
+    if registration.checked_in_at is not None:
+        raise ApplicationError(
+            "This fan has already been checked in.",
+            code="already_checked_in",
+            status_code=status.HTTP_409_CONFLICT,
+            extra={"checked_in_at": registration.checked_in_at.isoformat()},
+        )
+    raise ApplicationError(
+        f"This registration is {registration.status}, not confirmed.",
+        code="not_confirmed",
+        status_code=status.HTTP_409_CONFLICT,
+    )
+
+
+# --- Priority codes -----------------------------------------------------------------------------
+
+
+def generate_code(prefix: str = "") -> str:
+    return prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _code_target(*, series: Series | None, session: Session | None) -> Organization:
+    if (series is None) == (session is None):
+        raise ApplicationError(
+            "A priority code is for either a series or a session.",
+            fields={"series": ["Give a series or a session, not both."]},
+        )
+    return series.organization if series is not None else session.series.organization  # type: ignore[union-attr]
+
+
+def _check_organizer(*, user: User, organization: Organization) -> None:
+    if not is_organizer_of(user=user, organization_id=organization.id):
+        raise ApplicationError(
+            "Only organizers of this series may manage its priority codes.",
+            code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+
+
+@transaction.atomic
+def priority_code_create(
+    *,
+    by: User,
+    series: Series | None = None,
+    session: Session | None = None,
+    code: str | None = None,
+    max_uses: int = 1,
+    expires_at: dt.datetime | None = None,
+    batch: str = "",
+) -> PriorityCode:
+    organization = _code_target(series=series, session=session)
+    _check_organizer(user=by, organization=organization)
+    value = normalize_code(code) if code else generate_code()
+    if not value or any(ch.isspace() for ch in value):
+        raise ApplicationError("A code cannot contain spaces.", fields={"code": ["A code cannot contain spaces."]})
+    if PriorityCode.objects.filter(code=value).exists():
+        raise ApplicationError(
+            "That code already exists.", code="code_taken", fields={"code": ["That code already exists."]}
+        )
+    try:
+        with transaction.atomic():
+            return PriorityCode.objects.create(
+                organization=organization,
+                series=series,
+                session=session,
+                code=value,
+                max_uses=max_uses,
+                expires_at=expires_at,
+                batch=batch,
+            )
+    except IntegrityError as exc:
+        raise ApplicationError(
+            "That code already exists.", code="code_taken", fields={"code": ["That code already exists."]}
+        ) from exc
+
+
+@transaction.atomic
+def priority_code_batch_create(
+    *,
+    by: User,
+    count: int,
+    series: Series | None = None,
+    session: Session | None = None,
+    max_uses: int = 1,
+    expires_at: dt.datetime | None = None,
+    prefix: str = "",
+    batch: str = "",
+) -> list[PriorityCode]:
+    """Many random codes at once, all in one batch name (for the CSV export). All or nothing."""
+    organization = _code_target(series=series, session=session)
+    _check_organizer(user=by, organization=organization)
+    if not 1 <= count <= MAX_BATCH:
+        raise ApplicationError(f"Between 1 and {MAX_BATCH} codes per batch.", fields={"count": ["Out of range."]})
+    prefix = normalize_code(prefix)
+    batch = batch or f"batch-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    for _attempt in range(3):  # a collision with an existing code is ~impossible; retry, bounded
+        values = {generate_code(prefix) for _ in range(count)}
+        while len(values) < count:
+            values.add(generate_code(prefix))
+        if PriorityCode.objects.filter(code__in=values).exists():
+            continue
+        codes = [
+            PriorityCode(
+                organization=organization,
+                series=series,
+                session=session,
+                code=value,
+                max_uses=max_uses,
+                expires_at=expires_at,
+                batch=batch,
+            )
+            for value in sorted(values)
+        ]
+        return PriorityCode.objects.bulk_create(codes, batch_size=500)
+    raise ApplicationError("Could not generate unique codes; try again.", code="try_again")
+
+
+@transaction.atomic
+def priority_code_update(
+    *, code: PriorityCode, by: User, max_uses: int | None = None, expires_at: dt.datetime | None | object = ...
+) -> PriorityCode:
+    _check_organizer(user=by, organization=code.organization)
+    code = PriorityCode.objects.select_for_update().get(id=code.id)
+    fields = []
+    if max_uses is not None:
+        if max_uses < code.uses:
+            raise ApplicationError(
+                f"This code has been used {code.uses} times already; max_uses cannot go below that.",
+                fields={"max_uses": [f"At least {code.uses}."]},
+            )
+        code.max_uses = max_uses
+        fields.append("max_uses")
+    if expires_at is not ...:
+        code.expires_at = expires_at  # type: ignore[assignment]
+        fields.append("expires_at")
+    if fields:
+        code.save(update_fields=fields)
+    return code
+
+
+@transaction.atomic
+def priority_code_delete(*, code: PriorityCode, by: User) -> None:
+    """Registrations made with the code keep their seats (the reference is set to NULL)."""
+    _check_organizer(user=by, organization=code.organization)
+    code.delete()

@@ -1,0 +1,263 @@
+import csv
+import io
+
+import segno
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from accounts.selectors import is_any_organizer
+from events.models import Session
+from project.api import query_int
+from project.errors import ApplicationError
+from registrations import selectors, services
+from registrations.models import Registration
+from registrations.serializers import (
+    CheckinRequestSerializer,
+    CheckinSerializer,
+    CheckinStatsSerializer,
+    MyRegistrationSerializer,
+    PriorityCodeBatchResultSerializer,
+    PriorityCodeBatchSerializer,
+    PriorityCodeSerializer,
+    PriorityCodeUpdateSerializer,
+    RegistrationRequestSerializer,
+    RegistrationSerializer,
+)
+from registrations.throttles import InvalidCodeThrottle
+
+ERRORS = {
+    400: OpenApiResponse(description="invalid / invalid_code"),
+    404: OpenApiResponse(description="not_found"),
+    409: OpenApiResponse(description="full / closed"),
+    429: OpenApiResponse(description="throttled: too many invalid priority codes"),
+}
+
+
+class SessionRegistrationApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, InvalidCodeThrottle]
+
+    @extend_schema(
+        request=RegistrationRequestSerializer,
+        responses={201: RegistrationSerializer, 200: RegistrationSerializer, **ERRORS},
+        summary="Register for a session (idempotent: 200 with the existing registration)",
+    )
+    def post(self, request, pk: int):
+        serializer = RegistrationRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            registration, created = services.registration_get_or_create(
+                session_id=pk, fan=request.user, priority_code=serializer.validated_data.get("priority_code")
+            )
+        except ApplicationError as exc:
+            if exc.code == "invalid_code":
+                InvalidCodeThrottle().record_failure(request)
+            raise
+        return Response(
+            RegistrationSerializer(registration).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=[s.value for s in Registration.Status], description="Default: active"
+            )
+        ]
+    )
+)
+class MyRegistrationViewSet(viewsets.GenericViewSet):
+    """The signed-in fan's registrations; another fan's are 404."""
+
+    serializer_class = MyRegistrationSerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Registration.objects.none()
+        if self.action == "list":
+            wanted = self.request.query_params.get("status")
+            if wanted and wanted not in Registration.Status.values:
+                raise ApplicationError(
+                    f"Unknown status {wanted!r}.", fields={"status": [f"One of {', '.join(Registration.Status)}."]}
+                )
+            statuses = (wanted,) if wanted else selectors.ACTIVE_STATUSES
+            return selectors.registrations_of_fan(fan=self.request.user, statuses=statuses)
+        return selectors.registrations_of_fan(fan=self.request.user, statuses=Registration.Status.values)
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(responses={204: None, 404: ERRORS[404], 409: OpenApiResponse(description="closed")})
+    def destroy(self, request, pk=None):
+        services.registration_cancel(registration=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegistrationQrApi(APIView):
+    """The fan's ticket as a QR code of the check-in code (own confirmed registrations only)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        responses={
+            (200, "image/svg+xml"): OpenApiTypes.BINARY,
+            (200, "image/png"): OpenApiTypes.BINARY,
+            404: ERRORS[404],
+            409: OpenApiResponse(description="not_confirmed"),
+        }
+    )
+    def get(self, request, pk: int, fmt: str):
+        registration = selectors.registration_of_fan(fan=request.user, registration_id=pk)
+        if registration.status != Registration.Status.CONFIRMED:
+            raise ApplicationError("Only a confirmed registration has a ticket.", code="not_confirmed", status_code=409)
+        qr = segno.make(registration.checkin_code, error="m")
+        out = io.BytesIO()
+        if fmt == "png":
+            qr.save(out, kind="png", scale=8, border=4)
+            content_type = "image/png"
+        else:
+            qr.save(out, kind="svg", scale=8, border=4, xmldecl=False)
+            content_type = "image/svg+xml"
+        response = HttpResponse(out.getvalue(), content_type=content_type)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+def _door_session(request, pk: int) -> Session:
+    session = Session.objects.select_related("series").get(id=pk)
+    if not services.can_check_in(user=request.user, session=session):
+        raise ApplicationError(
+            "Only this session's hosts and organizers run its check-in.", code="permission_denied", status_code=403
+        )
+    return session
+
+
+class CheckinApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=CheckinRequestSerializer,
+        responses={
+            200: CheckinSerializer,
+            403: OpenApiResponse(description="permission_denied"),
+            404: ERRORS[404],
+            409: OpenApiResponse(description="already_checked_in / not_confirmed"),
+        },
+    )
+    def post(self, request, pk: int):
+        session = _door_session(request, pk)
+        serializer = CheckinRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration = services.registration_check_in(
+            session=session, checkin_code=serializer.validated_data["checkin_code"], by=request.user
+        )
+        return Response(CheckinSerializer(registration).data)
+
+
+class CheckinStatsApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: CheckinStatsSerializer, 403: OpenApiResponse(description="permission_denied")})
+    def get(self, request, pk: int):
+        session = _door_session(request, pk)
+        return Response(CheckinStatsSerializer(selectors.checkin_stats(session=session)).data)
+
+
+class IsOrganizer(permissions.BasePermission):
+    message = "Only organizers manage priority codes."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and is_any_organizer(user=request.user))
+
+
+CODE_FILTERS = [
+    OpenApiParameter("series", OpenApiTypes.INT),
+    OpenApiParameter("session", OpenApiTypes.INT),
+    OpenApiParameter("batch", OpenApiTypes.STR),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=CODE_FILTERS))
+class PriorityCodeViewSet(viewsets.ModelViewSet):
+    """Organizers' priority codes. Create one (``code`` optional), or many with ``batch/``;
+    ``export/`` gives CSV."""
+
+    serializer_class = PriorityCodeSerializer
+    permission_classes = [permissions.IsAuthenticated, IsOrganizer]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        qs = selectors.priority_codes_visible_to(user=self.request.user)
+        params = self.request.query_params
+        if (series := query_int(params, "series")) is not None:
+            qs = qs.filter(series_id=series)
+        if (session := query_int(params, "session")) is not None:
+            qs = qs.filter(session_id=session)
+        if params.get("batch"):
+            qs = qs.filter(batch=params["batch"])
+        return qs
+
+    def perform_create(self, serializer):
+        serializer.instance = services.priority_code_create(by=self.request.user, **serializer.validated_data)
+
+    @extend_schema(request=PriorityCodeUpdateSerializer, responses={200: PriorityCodeSerializer})
+    def partial_update(self, request, pk=None):
+        code = self.get_object()
+        serializer = PriorityCodeUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        code = services.priority_code_update(code=code, by=request.user, **serializer.validated_data)
+        return Response(PriorityCodeSerializer(code).data)
+
+    def perform_destroy(self, instance):
+        services.priority_code_delete(code=instance, by=self.request.user)
+
+    @extend_schema(request=PriorityCodeBatchSerializer, responses={201: PriorityCodeBatchResultSerializer})
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        serializer = PriorityCodeBatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        codes = services.priority_code_batch_create(by=request.user, **serializer.validated_data)
+        batch = codes[0].batch
+        body = {
+            "batch": batch,
+            "count": len(codes),
+            "codes": [c.code for c in codes],
+            "csv_url": request.build_absolute_uri(f"/api/priority-codes/export/?batch={batch}"),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=CODE_FILTERS, responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """CSV of the codes (filter by series, session or batch), for mail merges and printing."""
+        qs = self.get_queryset()
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["code", "series", "session", "max_uses", "uses", "expires_at", "batch"])
+        for code in qs.order_by("batch", "code").iterator(chunk_size=1000):
+            writer.writerow(
+                [
+                    code.code,
+                    code.series_id or "",
+                    code.session_id or "",
+                    code.max_uses,
+                    code.uses,
+                    code.expires_at.isoformat() if code.expires_at else "",
+                    code.batch,
+                ]
+            )
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="priority-codes.csv"'
+        return response

@@ -1,0 +1,147 @@
+import zoneinfo
+
+from rest_framework import serializers
+
+from events.models import Series, Session
+from project.api import AwareDateTimeField
+from registrations.models import PriorityCode, Registration
+
+
+class OffsetDateTimeField(serializers.DateTimeField):
+    """UTC with an explicit ``+00:00`` offset, as everywhere else in the API."""
+
+    def to_representation(self, value):
+        return None if value is None else value.isoformat()
+
+
+class RegistrationRequestSerializer(serializers.Serializer):
+    priority_code = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+
+
+class RegistrationSerializer(serializers.ModelSerializer):
+    """The contract's registration. ``checkin_code`` is the fan's ticket: null unless confirmed."""
+
+    checkin_code = serializers.SerializerMethodField()
+    created_at = OffsetDateTimeField(read_only=True)
+    checked_in_at = OffsetDateTimeField(read_only=True)
+    cancelled_at = OffsetDateTimeField(read_only=True)
+
+    class Meta:
+        model = Registration
+        fields = [
+            "id",
+            "session",
+            "status",
+            "waitlist_position",
+            "checkin_code",
+            "created_at",
+            "checked_in_at",
+            "cancelled_at",
+        ]
+        read_only_fields = fields
+
+    def get_checkin_code(self, registration: Registration) -> str | None:
+        return registration.checkin_code if registration.status == Registration.Status.CONFIRMED else None
+
+
+class SessionSummarySerializer(serializers.ModelSerializer):
+    starts_at = serializers.SerializerMethodField()
+    city = serializers.CharField(source="city.name", read_only=True)
+    venue = serializers.CharField(source="venue.name", read_only=True, default=None)
+
+    class Meta:
+        model = Session
+        fields = ["id", "title", "kind", "status", "starts_at", "timezone", "city", "venue"]
+        read_only_fields = fields
+
+    def get_starts_at(self, session: Session) -> str:
+        return session.starts_at.astimezone(zoneinfo.ZoneInfo(session.timezone)).isoformat()
+
+
+class MyRegistrationSerializer(RegistrationSerializer):
+    session_info = SessionSummarySerializer(source="session", read_only=True)
+
+    class Meta(RegistrationSerializer.Meta):
+        fields = [*RegistrationSerializer.Meta.fields, "session_info"]
+        read_only_fields = fields
+
+
+class CheckinRequestSerializer(serializers.Serializer):
+    checkin_code = serializers.CharField(max_length=64)
+
+
+class CheckinSerializer(serializers.ModelSerializer):
+    fan_username = serializers.CharField(source="fan.username", read_only=True)
+    checked_in_at = OffsetDateTimeField(read_only=True)
+
+    class Meta:
+        model = Registration
+        fields = ["id", "session", "fan", "fan_username", "status", "checked_in_at", "checked_in_by"]
+        read_only_fields = fields
+
+
+class CheckinTimelineSerializer(serializers.Serializer):
+    at = OffsetDateTimeField()
+    checked_in = serializers.IntegerField()
+
+
+class CheckinStatsSerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+    capacity = serializers.IntegerField()
+    confirmed = serializers.IntegerField()
+    checked_in = serializers.IntegerField()
+    not_checked_in = serializers.IntegerField()
+    waitlisted = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    checkin_rate = serializers.FloatField()
+    first_checkin_at = OffsetDateTimeField(allow_null=True)
+    last_checkin_at = OffsetDateTimeField(allow_null=True)
+    timeline = CheckinTimelineSerializer(many=True)
+
+
+class PriorityCodeSerializer(serializers.ModelSerializer):
+    """``code`` may be left out on create: a random one is generated."""
+
+    code = serializers.CharField(max_length=64, required=False)
+    series = serializers.PrimaryKeyRelatedField(queryset=Series.objects.all(), required=False, allow_null=True)
+    session = serializers.PrimaryKeyRelatedField(queryset=Session.objects.all(), required=False, allow_null=True)
+    max_uses = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    expires_at = AwareDateTimeField(required=False, allow_null=True)
+    created_at = OffsetDateTimeField(read_only=True)
+
+    class Meta:
+        model = PriorityCode
+        fields = ["id", "code", "series", "session", "max_uses", "uses", "expires_at", "batch", "created_at"]
+        read_only_fields = ["id", "uses", "batch", "created_at"]
+
+    def validate(self, attrs):
+        if self.instance is None and (attrs.get("series") is None) == (attrs.get("session") is None):
+            raise serializers.ValidationError({"series": ["Give a series or a session (exactly one)."]})
+        return attrs
+
+
+class PriorityCodeUpdateSerializer(serializers.Serializer):
+    max_uses = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    expires_at = AwareDateTimeField(required=False, allow_null=True)
+
+
+class PriorityCodeBatchSerializer(serializers.Serializer):
+    series = serializers.PrimaryKeyRelatedField(queryset=Series.objects.all(), required=False, allow_null=True)
+    session = serializers.PrimaryKeyRelatedField(queryset=Session.objects.all(), required=False, allow_null=True)
+    count = serializers.IntegerField(min_value=1, max_value=5000)
+    max_uses = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    expires_at = AwareDateTimeField(required=False, allow_null=True)
+    prefix = serializers.RegexField(r"^[A-Za-z0-9-]{0,12}$", required=False, default="")
+    batch = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if (attrs.get("series") is None) == (attrs.get("session") is None):
+            raise serializers.ValidationError({"series": ["Give a series or a session (exactly one)."]})
+        return attrs
+
+
+class PriorityCodeBatchResultSerializer(serializers.Serializer):
+    batch = serializers.CharField()
+    count = serializers.IntegerField()
+    codes = serializers.ListField(child=serializers.CharField())
+    csv_url = serializers.CharField()

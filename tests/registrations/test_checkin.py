@@ -1,0 +1,114 @@
+import pytest
+
+from registrations import services
+from registrations.models import Registration
+from tests.conftest import client_for
+from tests.factories import (
+    OrganizationFactory,
+    RegistrationFactory,
+    SeriesFactory,
+    SessionFactory,
+    UserFactory,
+    host_of,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def session(organization, host):
+    return SessionFactory(series=SeriesFactory(organization=organization), hosts=[host], capacity=10)
+
+
+def scan(user, session, code):
+    return client_for(user).post(f"/api/sessions/{session.id}/checkin/", {"checkin_code": code})
+
+
+def test_host_checks_a_confirmed_fan_in_and_a_second_scan_is_409(session, host):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    response = scan(host, session, registration.checkin_code)
+    assert response.status_code == 200
+    assert response.json()["fan_username"] == registration.fan.username
+    assert response.json()["checked_in_at"]
+    again = scan(host, session, registration.checkin_code)
+    assert again.status_code == 409
+    assert again.json()["code"] == "already_checked_in"
+    registration.refresh_from_db()
+    assert registration.checked_in_by_id == host.id
+
+
+def test_organizer_of_the_session_may_check_in(session, organizer):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    assert scan(organizer, session, registration.checkin_code).status_code == 200
+
+
+def test_fans_other_hosts_and_other_organizers_may_not_check_in(session):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    other_host = host_of(OrganizationFactory())
+    for user in (registration.fan, UserFactory(), other_host):
+        response = scan(user, session, registration.checkin_code)
+        assert response.status_code == 403
+        assert response.json()["code"] == "permission_denied"
+    registration.refresh_from_db()
+    assert registration.checked_in_at is None
+
+
+def test_unknown_code_or_code_of_another_session_is_404(session, host):
+    elsewhere = RegistrationFactory()
+    assert scan(host, session, "not-a-code").status_code == 404
+    assert scan(host, session, elsewhere.checkin_code).status_code == 404
+
+
+def test_waitlisted_fan_cannot_be_checked_in(session, host):
+    session.capacity = 0
+    session.save(update_fields=["capacity"])
+    registration = services.registration_create(session=session, fan=UserFactory())
+    assert registration.status == Registration.Status.WAITLISTED
+    response = scan(host, session, registration.checkin_code)
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_confirmed"
+
+
+def test_checked_in_fan_cannot_cancel(session, host):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    scan(host, session, registration.checkin_code)
+    response = client_for(registration.fan).delete(f"/api/registrations/{registration.id}/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "already_checked_in"
+
+
+def test_checkin_stats_count_the_door(session, host):
+    fans = UserFactory.create_batch(4)
+    regs = [services.registration_create(session=session, fan=f) for f in fans]
+    services.registration_cancel(registration=regs[3])
+    for registration in regs[:2]:
+        scan(host, session, registration.checkin_code)
+    response = client_for(host).get(f"/api/sessions/{session.id}/checkin/stats/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["confirmed"] == 3
+    assert body["checked_in"] == 2
+    assert body["not_checked_in"] == 1
+    assert body["cancelled"] == 1
+    assert body["checkin_rate"] == pytest.approx(2 / 3, abs=1e-3)
+    assert sum(b["checked_in"] for b in body["timeline"]) == 2
+    assert client_for(fans[0]).get(f"/api/sessions/{session.id}/checkin/stats/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type", "magic"), [("svg", "image/svg+xml", b"<svg"), ("png", "image/png", b"\x89PNG")]
+)
+def test_fan_gets_a_qr_image_of_their_own_ticket(session, fmt, content_type, magic):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    response = client_for(registration.fan).get(f"/api/registrations/{registration.id}/qr.{fmt}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert response.content.startswith(magic)
+    assert client_for(UserFactory()).get(f"/api/registrations/{registration.id}/qr.{fmt}").status_code == 404
+
+
+def test_checkin_codes_are_unguessable_and_distinct(session):
+    regs = [services.registration_create(session=session, fan=UserFactory()) for _ in range(5)]
+    codes = {r.checkin_code for r in regs}
+    assert len(codes) == 5
+    assert all(len(c) >= 22 for c in codes)  # 128 bits, url-safe base64
