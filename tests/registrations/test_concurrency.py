@@ -1,0 +1,202 @@
+"""Many fans in the same second, with real threads: each thread has its own database connection
+and its own transactions (``transaction=True``), as requests in several server workers would.
+
+PostgreSQL's connection limit here is 100 and shared, so at most ``MAX_CONNECTIONS`` threads hold a
+connection at once: all threads are released together by a barrier, then queue for a connection
+slot, and each one closes its connection when it is done.
+"""
+
+import os
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+from accounts.models import User
+from events.models import Session
+from registrations import services
+from registrations.models import PriorityCode, Registration
+from tests.conftest import client_for
+from tests.factories import PriorityCodeFactory, SessionFactory, UserFactory
+
+MAX_CONNECTIONS = int(os.environ.get("CONCURRENCY_TEST_CONNECTIONS", "40"))
+JOIN_TIMEOUT = 120  # seconds; every thread is bounded
+
+
+def run_concurrently(jobs, *, max_connections=MAX_CONNECTIONS):
+    """Run ``jobs`` (callables) in one thread each, released at once; returns results in job order.
+    An exception in a job is returned as its result (and fails the test's assertions)."""
+    barrier = threading.Barrier(len(jobs))
+    slots = threading.BoundedSemaphore(max_connections)
+    results = [None] * len(jobs)
+
+    def worker(index, job):
+        try:
+            barrier.wait(timeout=JOIN_TIMEOUT)
+            with slots:
+                try:
+                    results[index] = job()
+                finally:
+                    connection.close()
+        except Exception as exc:  # noqa: BLE001 - reported through results
+            results[index] = exc
+
+    threads = [threading.Thread(target=worker, args=(i, job), daemon=True) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=JOIN_TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "a thread did not finish in time"
+    return results
+
+
+def make_fans(n):
+    users = User.objects.bulk_create([User(username=f"rush{i}", email=f"rush{i}@example.com") for i in range(n)])
+    return list(User.objects.filter(id__in=[u.id for u in users]).order_by("id"))
+
+
+def register_job(session_id, fan):
+    def job():
+        response = client_for(fan).post(f"/api/sessions/{session_id}/registrations/", {}, format="json")
+        return response.status_code, response.json()
+
+    return job
+
+
+def cancel_job(registration):
+    def job():
+        response = client_for(registration.fan).delete(f"/api/registrations/{registration.id}/")
+        return response.status_code, None
+
+    return job
+
+
+def assert_seat_invariants(session: Session):
+    """Capacity never exceeded; counters true; waitlist gapless 1..N in arrival (id) order; and every
+    confirmed fan arrived before every waitlisted one (seats go to the front of the queue)."""
+    session.refresh_from_db()
+    regs = list(Registration.objects.filter(session=session).order_by("id"))
+    confirmed = [r for r in regs if r.status == Registration.Status.CONFIRMED]
+    waitlisted = [r for r in regs if r.status == Registration.Status.WAITLISTED]
+    assert len(confirmed) <= session.capacity
+    assert session.confirmed_count == len(confirmed)
+    assert session.waitlist_count == len(waitlisted)
+    if waitlisted:
+        assert len(confirmed) == session.capacity  # nobody waits while a seat is free
+        assert [r.waitlist_position for r in waitlisted] == list(range(1, len(waitlisted) + 1))
+        assert max(r.id for r in confirmed) < min(r.id for r in waitlisted)
+    fans = Counter(r.fan_id for r in regs)
+    assert max(fans.values(), default=1) == 1  # no duplicates
+    return confirmed, waitlisted
+
+
+def skip_unless_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL concurrency test (set DATABASE_URL)")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_240_concurrent_registrations_fill_30_seats_exactly_and_queue_the_rest_in_order():
+    skip_unless_postgres()
+    session = SessionFactory(capacity=30)
+    fans = make_fans(240)
+    # 20 fans press the button twice at the same moment.
+    jobs = [register_job(session.id, fan) for fan in fans] + [register_job(session.id, fan) for fan in fans[:20]]
+    results = run_concurrently(jobs)
+    assert all(isinstance(r, tuple) for r in results), [r for r in results if not isinstance(r, tuple)][:3]
+    statuses = Counter(code for code, _ in results)
+    assert statuses == {201: 240, 200: 20}
+    confirmed, waitlisted = assert_seat_invariants(session)
+    assert len(confirmed) == 30
+    assert len(waitlisted) == 210
+    # Each answer agrees with the database.
+    by_id = {r.id: r for r in confirmed + waitlisted}
+    for _, body in results:
+        assert body["status"] == by_id[body["id"]].status
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_mixed_with_cancellations_keep_the_invariants():
+    skip_unless_postgres()
+    session = SessionFactory(capacity=30)
+    early = [services.registration_create(session=session, fan=fan) for fan in make_fans(60)]
+    for registration in early:
+        registration.fan = registration.fan  # loaded, for the cancel job's client
+    leaving = early[::3]  # 20 fans leave: 10 confirmed, 10 waitlisted
+    newcomers = UserFactory.create_batch(200)
+    jobs = [register_job(session.id, fan) for fan in newcomers] + [cancel_job(r) for r in leaving]
+    results = run_concurrently(jobs)
+    assert all(isinstance(r, tuple) for r in results), [r for r in results if not isinstance(r, tuple)][:3]
+    assert Counter(code for code, _ in results) == {201: 200, 204: 20}
+    confirmed, waitlisted = assert_seat_invariants(session)
+    assert len(confirmed) == 30
+    assert len(waitlisted) == 60 - 20 + 200 - 30
+    assert not ({r.id for r in leaving} & {r.id for r in confirmed + waitlisted})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_burst_of_registrations_on_the_default_database_gets_correct_answers_and_no_errors():
+    """On SQLite writers queue on the IMMEDIATE lock and the busy timeout: slower, never
+    "database is locked", never a 500. (On PostgreSQL this runs too, as a smaller rush.)"""
+    session = SessionFactory(capacity=10)
+    fans = make_fans(40)
+    results = run_concurrently([register_job(session.id, fan) for fan in fans], max_connections=40)
+    errors = [r for r in results if not isinstance(r, tuple)]
+    assert not errors, errors[:3]
+    assert Counter(code for code, _ in results) == {201: 40}
+    confirmed, waitlisted = assert_seat_invariants(session)
+    assert (len(confirmed), len(waitlisted)) == (10, 30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_fans_racing_for_the_last_use_of_a_code_exactly_one_wins():
+    """The fans register for different sessions of the series, so only the code's conditional
+    UPDATE stands between them."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    first = SessionFactory(registration_opens_at=now + dt.timedelta(days=1), priority_opens_at=now)
+    sessions = [first] + [
+        SessionFactory(series=first.series, registration_opens_at=first.registration_opens_at, priority_opens_at=now)
+        for _ in range(9)
+    ]
+    code = PriorityCodeFactory(series=first.series, max_uses=1)
+    fans = make_fans(10)
+
+    def job(session, fan):
+        def run():
+            response = client_for(fan).post(
+                f"/api/sessions/{session.id}/registrations/", {"priority_code": code.code}, format="json"
+            )
+            return response.status_code, response.json()
+
+        return run
+
+    results = run_concurrently([job(s, f) for s, f in zip(sessions, fans, strict=True)])
+    assert Counter(r[0] for r in results) == {201: 1, 400: 9}
+    assert {r[1]["code"] for r in results if r[0] == 400} == {"invalid_code"}
+    assert PriorityCode.objects.get(id=code.id).uses == 1
+    assert Registration.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_scanners_at_once_check_a_fan_in_exactly_once(organization, host):
+    from tests.factories import SeriesFactory
+
+    session = SessionFactory(series=SeriesFactory(organization=organization), hosts=[host])
+    registration = services.registration_create(session=session, fan=UserFactory())
+
+    def scan():
+        response = client_for(host).post(
+            f"/api/sessions/{session.id}/checkin/", {"checkin_code": registration.checkin_code}
+        )
+        return response.status_code, response.json()
+
+    results = run_concurrently([scan for _ in range(6)])
+    assert Counter(r[0] for r in results) == {200: 1, 409: 5}
+    assert {r[1]["code"] for r in results if r[0] == 409} == {"already_checked_in"}
