@@ -85,3 +85,12 @@ def session_list(*, user: User | AnonymousUser, filters: SessionFilters | None =
 
 def session_get(*, user: User | AnonymousUser, session_id: int) -> Session:
     return session_list(user=user).get(id=session_id)
+
+
+def calendar_sessions_of_series(*, series_id: int, city_id: int | None = None) -> QuerySet[Session]:
+    """The sessions of a series' public calendar: published and cancelled ones (a cancelled session
+    stays so that subscribers see STATUS:CANCELLED), with all a feed shows in the same query."""
+    qs = Session.objects.filter(series_id=series_id, status__in=[Session.Status.PUBLISHED, Session.Status.CANCELLED])
+    if city_id is not None:
+        qs = qs.filter(city_id=city_id)
+    return qs.select_related("series__organization", "city", "venue", "stream").order_by("starts_at", "id")

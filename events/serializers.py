@@ -1,7 +1,10 @@
 import zoneinfo
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from calendars.selectors import calendar_links
+from calendars.serializers import CalendarLinksSerializer
 from events.models import City, Series, Session, Venue
 from project.api import AwareDateTimeField, TimeZoneField
 
@@ -76,6 +79,7 @@ class SessionSerializer(LocalTimeMixin, serializers.ModelSerializer):
     hosts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     seats_left = serializers.IntegerField(read_only=True)
     stream = serializers.SerializerMethodField()
+    calendar_links = serializers.SerializerMethodField()
 
     class Meta:
         model = Session
@@ -104,6 +108,7 @@ class SessionSerializer(LocalTimeMixin, serializers.ModelSerializer):
             "sequence",
             "cancel_reason",
             "updated_at",
+            "calendar_links",
         ]
         read_only_fields = [
             "confirmed_count",
@@ -121,3 +126,7 @@ class SessionSerializer(LocalTimeMixin, serializers.ModelSerializer):
         except Session.stream.RelatedObjectDoesNotExist:
             return None
         return stream.id if stream else None
+
+    @extend_schema_field(CalendarLinksSerializer)
+    def get_calendar_links(self, session: Session) -> dict[str, str]:
+        return calendar_links(session)

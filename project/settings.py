@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "events",
     "registrations",
     "streams",
+    "calendars",
     "frontend",
 ]
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from calendars.urls import feed_urlpatterns as calendar_feed_urlpatterns
 from project import errors
 
 handler400 = errors.json_bad_request
@@ -11,6 +12,7 @@ handler500 = errors.json_server_error
 
 api_patterns = [
     path("", include("accounts.urls")),
+    path("", include("calendars.urls")),
     path("", include("events.urls")),
     path("", include("registrations.urls")),
     path("", include("streams.urls")),
@@ -22,5 +24,6 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("calendar/", include(calendar_feed_urlpatterns)),
     path("", include("frontend.urls")),
 ]
