@@ -204,7 +204,16 @@ HOST_TRAVEL_BUFFER_MINUTES = env_int("HOST_TRAVEL_BUFFER_MINUTES", 90)
 
 # --- Live audience --------------------------------------------------------------------------
 PRESENCE_TICK_SECONDS = env_float("PRESENCE_TICK_SECONDS", 1.0)
-PRESENCE_LIVENESS_SECONDS = env_int("PRESENCE_LIVENESS_SECONDS", 15)
+PRESENCE_LIVENESS_SECONDS = env_float("PRESENCE_LIVENESS_SECONDS", 15.0)
+# How often one process saves peak/totals and a timeline point (streams.presence).
+PRESENCE_SAMPLE_SECONDS = env_float("PRESENCE_SAMPLE_SECONDS", 5.0)
+# A viewer who comes back within this many seconds of leaving is not a new view.
+PRESENCE_VIEW_GRACE_SECONDS = env_float("PRESENCE_VIEW_GRACE_SECONDS", 30.0)
+# An external platform that has not reported for this long drops out of the totals.
+PRESENCE_EXTERNAL_TIMEOUT_SECONDS = env_float("PRESENCE_EXTERNAL_TIMEOUT_SECONDS", 60.0)
+# Signed external counts whose "at" is older than this (or this far in the future) are refused.
+EXTERNAL_COUNT_MAX_AGE_SECONDS = env_int("EXTERNAL_COUNT_MAX_AGE_SECONDS", 300)
+PRESENCE_REDIS_PREFIX = env_str("PRESENCE_REDIS_PREFIX", env_str("REDIS_PREFIX", "aperture") + ":presence")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,134 @@
+"""Live audience websockets (see streams.hub for how figures reach them).
+
+``/ws/streams/<id>/``: anyone who may see the stream. The server sends
+``{"type": "viewers", "concurrent", "peak", "total_views", "at", "stale", "status"}`` when the figures
+change, at most once per tick. The client may send ``{"type": "heartbeat"}``; every other well-formed
+message is ignored. A binary, oversized (> MAX_FRAME bytes) or malformed frame closes that socket only.
+
+``/ws/streams/<id>/host/``: the stream's hosts and its organization's organizers (others are closed
+with 4403); the same messages plus ``unique_viewers`` and ``platforms`` (per-platform concurrent).
+
+A viewer is identified (for unique viewers and total views) by user id when signed in, else by a stable
+browser id the page passes as ``?viewer=<id>`` (e.g. a random id kept in localStorage), else by the
+session cookie; without any of these every connection counts as its own viewer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from streams import selectors
+from streams.hub import Connection, get_hub
+
+MAX_FRAME = 4096
+CLOSE_NOT_FOUND = 4404
+CLOSE_FORBIDDEN = 4403
+CLOSE_MALFORMED = 4400
+CLOSE_UNSUPPORTED = 1003
+CLOSE_TOO_BIG = 1009
+_VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+_PUBLIC_TTL = 2.0
+_public_cache: dict[int, tuple[float, selectors.StreamAccess | None]] = {}
+
+
+@database_sync_to_async
+def _access(user, stream_id: int) -> selectors.StreamAccess | None:
+    return selectors.stream_access(user=user, stream_id=stream_id)
+
+
+async def _access_for(user, stream_id: int, *, host: bool) -> selectors.StreamAccess | None:
+    """Anonymous viewers of a public stream are the bulk of connections: their answer is the same for
+    everyone, so it is kept for a couple of seconds instead of asking the database per connection."""
+    if host or (user is not None and user.is_authenticated):
+        return await _access(user, stream_id)
+    now = time.monotonic()
+    cached = _public_cache.get(stream_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    access = await _access(user, stream_id)
+    if len(_public_cache) > 10_000:
+        _public_cache.clear()
+    _public_cache[stream_id] = (now + _PUBLIC_TTL, access)
+    return access
+
+
+def _hashed(kind: str, raw: str) -> str:
+    return kind + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+def viewer_key(scope) -> str:
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return f"u{user.pk}"
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    given = (query.get("viewer") or [""])[0]
+    if _VIEWER_ID.match(given):
+        return _hashed("b", given)
+    session = scope.get("session")
+    session_key = getattr(session, "session_key", None) if session is not None else None
+    if session_key:
+        return _hashed("s", session_key)
+    return "c" + secrets.token_hex(8)
+
+
+class ViewerConsumer(AsyncWebsocketConsumer):
+    # Figures are pushed by this process's hub straight to its sockets, not through a channel layer.
+    channel_layer_alias = "__no_channel_layer__"
+    host = False
+    conn: Connection | None = None
+
+    async def connect(self) -> None:
+        stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
+        access = await _access_for(self.scope.get("user"), stream_id, host=self.host)
+        await self.accept()
+        if access is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if self.host and not access.can_run:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.conn = get_hub().join(
+            stream_id=stream_id,
+            consumer=self,
+            viewer_key=viewer_key(self.scope),
+            host=self.host,
+            status=access.status,
+            floors=access.floors,
+        )
+
+    async def disconnect(self, code) -> None:
+        if self.conn is not None:
+            get_hub().leave(self.conn)
+            self.conn = None
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if text_data is None:
+            await self.close(code=CLOSE_UNSUPPORTED)
+            return
+        if len(text_data) > MAX_FRAME:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.close(code=CLOSE_MALFORMED)
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.close(code=CLOSE_MALFORMED)
+            return
+        # {"type": "heartbeat"} keeps proxies from closing an idle socket; anything else is ignored.
+
+    async def push_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+
+class HostConsumer(ViewerConsumer):
+    host = True

@@ -1,0 +1,331 @@
+"""The per-process side of the live audience: this process's sockets, and its ticker.
+
+Each ASGI worker process has one ``Hub`` (bound to its event loop). Consumers call ``join``/``leave``;
+the first join starts the ticker in that loop. Every ``PRESENCE_TICK_SECONDS`` the ticker
+
+1. reports this process's per-stream viewer counts, new arrivals and grace refreshes to the presence
+   backend (``streams.presence``), which returns the totals summed over all live processes;
+2. pushes the figures to this process's own sockets, and only to those whose last figures differ;
+   a socket still busy sending gets the newest figures when it is done, never a queue;
+3. every ``PRESENCE_SAMPLE_SECONDS`` saves peak, totals and a timeline point (one process per stream
+   wins the right to do so in the backend) and re-reads each stream's status from the database.
+
+If the backend fails (Redis down), sockets get the last figures with ``"stale": true``; the next good
+tick clears it. The ticker survives any error in a tick; if it ever dies, the next join restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from streams import selectors, services
+from streams.presence import Figures, Floors, PresenceUnavailable, StreamReport, get_backend
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING_ARRIVALS = 200_000  # per stream, while the backend is unreachable
+
+
+class Pushable(Protocol):
+    async def push_text(self, text: str) -> None: ...
+
+
+class Connection:
+    """One open socket of this process. ``last_key`` is what it was last sent (without the time)."""
+
+    __slots__ = ("consumer", "stream_id", "viewer_key", "host", "last_key", "busy", "pending", "__weakref__")
+
+    def __init__(self, consumer: Pushable, stream_id: int, viewer_key: str, host: bool) -> None:
+        self.consumer = consumer
+        self.stream_id = stream_id
+        self.viewer_key = viewer_key
+        self.host = host
+        self.last_key: tuple | None = None
+        self.busy = False
+        self.pending: tuple[tuple, str] | None = None
+
+
+@dataclass
+class LocalStream:
+    viewers: set[Connection] = field(default_factory=set)  # counted
+    hosts: set[Connection] = field(default_factory=set)  # host dashboards, not counted
+    frozen: set[Connection] = field(default_factory=set)  # viewers of an ended stream, not counted
+    refs: Counter[str] = field(default_factory=Counter)  # viewer key -> open local sockets
+    arrivals: list[str] = field(default_factory=list)
+    departures: list[str] = field(default_factory=list)
+    floors: Floors = field(default_factory=Floors)
+    status: str = "scheduled"
+    figures: Figures | None = None
+    shown_peak: int = 0
+    reported: bool = False  # has a non-zero count of ours been written to the backend
+
+    @property
+    def ended(self) -> bool:
+        return self.status == "ended"
+
+
+def _ticks() -> float:
+    return max(float(settings.PRESENCE_TICK_SECONDS), 0.05)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task | None = None
+        self.streams: dict[int, LocalStream] = {}
+        self._last_refresh = 0.0
+        self._last_touch = 0.0
+        self._last_sample = 0.0
+        self._delivery: set[asyncio.Task] = set()
+        self.ticks = 0
+
+    # --- called by consumers -------------------------------------------------------------------
+    def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:
+            # A new event loop (tests run one per test): everything of the old loop is gone.
+            self.loop = loop
+            self.task = None
+            self.streams = {}
+            self._delivery = set()
+
+    def join(self, *, stream_id: int, consumer: Pushable, viewer_key: str, host: bool, status: str,
+             floors: Floors) -> Connection:  # fmt: skip
+        self._bind()
+        local = self.streams.get(stream_id)
+        if local is None:
+            local = self.streams[stream_id] = LocalStream(floors=floors, status=status)
+        conn = Connection(consumer, stream_id, viewer_key, host)
+        if host:
+            local.hosts.add(conn)
+        elif local.ended:
+            local.frozen.add(conn)
+        else:
+            local.viewers.add(conn)
+            if local.refs[viewer_key] == 0:
+                if len(local.arrivals) < MAX_PENDING_ARRIVALS:
+                    local.arrivals.append(viewer_key)
+            local.refs[viewer_key] += 1
+        if local.figures is not None:
+            self._offer(conn, local)
+        self.ensure_ticker()
+        return conn
+
+    def leave(self, conn: Connection) -> None:
+        local = self.streams.get(conn.stream_id)
+        if local is None or self.loop is not asyncio.get_running_loop():
+            return
+        local.hosts.discard(conn)
+        local.frozen.discard(conn)
+        if conn in local.viewers:
+            local.viewers.discard(conn)
+            local.refs[conn.viewer_key] -= 1
+            if local.refs[conn.viewer_key] <= 0:
+                del local.refs[conn.viewer_key]
+                local.departures.append(conn.viewer_key)
+
+    def ensure_ticker(self) -> None:
+        self._bind()
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run(), name="presence-ticker")
+
+    # --- the ticker ----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        idle = 0
+        while True:
+            started = time.monotonic()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("presence tick failed")
+            self.ticks += 1
+            if not self.streams:
+                idle += 1
+                if idle > 3:
+                    return  # nothing to do; the next join starts a new ticker
+            else:
+                idle = 0
+            await asyncio.sleep(max(_ticks() - (time.monotonic() - started), 0.0))
+
+    async def tick(self) -> None:
+        now = time.monotonic()
+        sample_due = now - self._last_sample >= float(settings.PRESENCE_SAMPLE_SECONDS)
+        if sample_due or now - self._last_refresh >= min(float(settings.PRESENCE_SAMPLE_SECONDS), 2.0):
+            await self._refresh_meta()
+            self._last_refresh = now
+        touch_all = now - self._last_touch >= float(settings.PRESENCE_VIEW_GRACE_SECONDS) / 3
+        reports: dict[int, StreamReport] = {}
+        for stream_id, local in self.streams.items():
+            if local.ended and not local.reported:
+                continue
+            touches = list(local.refs) if touch_all else []
+            touches += local.departures
+            reports[stream_id] = StreamReport(
+                count=0 if local.ended else len(local.viewers),
+                floors=local.floors,
+                arrivals=[] if local.ended else list(local.arrivals),
+                touches=touches,
+                want_sample=sample_due and not local.ended,
+            )
+        n_departures = {stream_id: len(local.departures) for stream_id, local in self.streams.items()}
+        at = timezone.now()
+        try:
+            result = await get_backend().tick(process_id=self.process_id, reports=reports)
+        except PresenceUnavailable as exc:
+            logger.warning("presence backend unavailable: %s", exc)
+            for local in self.streams.values():
+                if local.figures is not None and not local.figures.stale:
+                    local.figures = _stale(local.figures)
+                self._push(local, at)
+            return
+        if touch_all:
+            self._last_touch = now
+        if sample_due:
+            self._last_sample = now
+        for stream_id, report in reports.items():
+            local = self.streams.get(stream_id)
+            if local is None:
+                continue
+            # Joins and leaves that happened while waiting for the backend stay for the next tick.
+            del local.arrivals[: len(report.arrivals)]
+            del local.departures[: n_departures.get(stream_id, 0)]
+            local.reported = report.count > 0
+            figures = result.figures.get(stream_id)
+            if figures is not None and not local.ended:
+                local.figures = figures
+            self._push(local, at)
+        for stream_id in result.sample_claims:
+            local = self.streams.get(stream_id)
+            if local is not None and local.figures is not None and not local.ended:
+                await _record(stream_id=stream_id, figures=local.figures, at=at)
+        for local in self.streams.values():
+            if local.ended:
+                self._push(local, at)
+        # Forget streams with no sockets left once their zero has been written.
+        for stream_id in [sid for sid, lo in self.streams.items() if not (lo.viewers or lo.hosts or lo.frozen)]:
+            local = self.streams[stream_id]
+            if not local.reported and not local.arrivals and not local.departures and not local.refs:
+                del self.streams[stream_id]
+
+    async def _refresh_meta(self) -> None:
+        if not self.streams:
+            return
+        meta = await _load_meta(list(self.streams))
+        for stream_id, (status, floors) in meta.items():
+            local = self.streams.get(stream_id)
+            if local is None:
+                continue
+            local.floors = floors
+            if status == "ended" and not local.ended:
+                local.status = status
+                local.figures = Figures(0, floors.peak, floors.total_views, floors.unique_viewers, {})
+                # Ended: its viewers no longer count (they may stay on the page with the final figures).
+                local.frozen |= local.viewers
+                local.viewers.clear()
+                local.refs.clear()
+                local.arrivals.clear()
+                local.departures.clear()
+            local.status = status
+
+    # --- pushing -------------------------------------------------------------------------------
+    def _push(self, local: LocalStream, at: Any) -> None:
+        if local.figures is None:
+            return
+        viewer_text, viewer_key = self._payload(local, at, host=False)
+        host_text, host_key = self._payload(local, at, host=True)
+        for group in (local.viewers, local.frozen):
+            for conn in group:
+                if conn.last_key != viewer_key:
+                    self._deliver(conn, viewer_key, viewer_text)
+        for conn in local.hosts:
+            if conn.last_key != host_key:
+                self._deliver(conn, host_key, host_text)
+
+    def _offer(self, conn: Connection, local: LocalStream) -> None:
+        text, key = self._payload(local, timezone.now(), host=conn.host)
+        self._deliver(conn, key, text)
+
+    def _payload(self, local: LocalStream, at: Any, *, host: bool) -> tuple[str, tuple]:
+        figures = local.figures or Figures(0, 0, 0, 0, {})
+        # A client never sees the peak go down nor below the concurrent figure it is shown.
+        local.shown_peak = max(local.shown_peak, figures.peak, figures.concurrent)
+        body: dict[str, Any] = {
+            "type": "viewers",
+            "concurrent": figures.concurrent,
+            "peak": local.shown_peak,
+            "total_views": figures.total_views,
+            "stale": figures.stale,
+            "status": local.status,
+        }
+        key: tuple = tuple(body.values())
+        if host:
+            body["unique_viewers"] = figures.unique_viewers
+            body["platforms"] = figures.platforms
+            key += (figures.unique_viewers, tuple(sorted(figures.platforms.items())))
+        body["at"] = at.isoformat()
+        return json.dumps(body, separators=(",", ":")), key
+
+    def _deliver(self, conn: Connection, key: tuple, text: str) -> None:
+        """Latest value, no queue: a socket busy sending keeps only the newest figures for later."""
+        if conn.busy:
+            conn.pending = (key, text)
+            return
+        conn.busy = True
+        task = asyncio.get_running_loop().create_task(self._send(conn, key, text))
+        self._delivery.add(task)
+        task.add_done_callback(self._delivery.discard)
+
+    async def _send(self, conn: Connection, key: tuple, text: str) -> None:
+        try:
+            while True:
+                await conn.consumer.push_text(text)
+                conn.last_key = key
+                if conn.pending is None:
+                    return
+                (key, text), conn.pending = conn.pending, None
+        except Exception:  # noqa: S110 - the socket went away; leave() cleans up
+            pass
+        finally:
+            conn.busy = False
+
+
+def _stale(figures: Figures) -> Figures:
+    return Figures(
+        figures.concurrent, figures.peak, figures.total_views, figures.unique_viewers, figures.platforms, stale=True
+    )
+
+
+@database_sync_to_async
+def _load_meta(stream_ids: list[int]) -> dict[int, tuple[str, Floors]]:
+    return selectors.stream_presence_meta(stream_ids=stream_ids)
+
+
+@database_sync_to_async
+def _record(*, stream_id: int, figures: Figures, at: Any) -> None:
+    services.stream_record_figures(stream_id=stream_id, figures=figures, at=at)
+
+
+_hub: Hub | None = None
+
+
+def get_hub() -> Hub:
+    global _hub
+    if _hub is None:
+        _hub = Hub()
+    return _hub

@@ -1,0 +1,266 @@
+"""Writes of the streams app: planning a stream, going live and ending, saving audience figures,
+and signed audience counts from other platforms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.models import Organization, User
+from events.models import Session
+from project.api import AwareDateTimeField
+from project.errors import ApplicationError
+from streams.models import ExternalCount, Stream, ViewerSample, new_stream_secret
+from streams.presence import Figures, Floors, PresenceUnavailable, get_backend
+
+
+def _check_session(*, organization: Organization, session: Session | None, stream: Stream | None = None) -> None:
+    if session is None:
+        return
+    if session.series.organization_id != organization.id:
+        raise ApplicationError(
+            "The session belongs to another organization.",
+            fields={"session": ["Choose a session of the stream's organization."]},
+        )
+    taken = Stream.objects.filter(session=session)
+    if stream is not None:
+        taken = taken.exclude(id=stream.id)
+    if taken.exists():
+        raise ApplicationError(
+            "This session already has a stream.",
+            code="conflict",
+            fields={"session": ["This session already has a stream."]},
+        )
+
+
+@transaction.atomic
+def stream_create(
+    *,
+    organization: Organization,
+    title: str,
+    session: Session | None = None,
+    playback_url: str = "",
+    hosts: list[User] | None = None,
+) -> Stream:
+    _check_session(organization=organization, session=session)
+    try:
+        with transaction.atomic():
+            stream = Stream.objects.create(
+                organization=organization, session=session, title=title, playback_url=playback_url
+            )
+    except IntegrityError as exc:  # two organizers attaching a stream to the same session at once
+        raise ApplicationError(
+            "This session already has a stream.", code="conflict", fields={"session": ["Already has a stream."]}
+        ) from exc
+    if hosts:
+        stream.hosts.set(hosts)
+    return stream
+
+
+_EDITABLE = ("title", "session", "playback_url")
+
+
+@transaction.atomic
+def stream_update(*, stream: Stream, data: dict[str, Any]) -> Stream:
+    """Edit title, session, playback URL and hosts; status only moves through start/end."""
+    if "session" in data:
+        _check_session(organization=stream.organization, session=data["session"], stream=stream)
+    changed = [name for name in _EDITABLE if name in data and getattr(stream, name) != data[name]]
+    for name in changed:
+        setattr(stream, name, data[name])
+    if changed:
+        try:
+            with transaction.atomic():
+                stream.save(update_fields=changed)
+        except IntegrityError as exc:
+            raise ApplicationError(
+                "This session already has a stream.", code="conflict", fields={"session": ["Already has a stream."]}
+            ) from exc
+    if "hosts" in data:
+        stream.hosts.set(data["hosts"])
+    return stream
+
+
+def _locked(stream: Stream) -> Stream:
+    return Stream.objects.select_for_update().get(id=stream.id)
+
+
+@transaction.atomic
+def stream_start(*, stream: Stream) -> Stream:
+    locked = _locked(stream)
+    if locked.status == Stream.Status.LIVE:
+        raise ApplicationError("The stream is already live.", code="already_live", status_code=409)
+    if locked.status == Stream.Status.ENDED:
+        raise ApplicationError("The stream has ended; plan a new one.", code="ended", status_code=409)
+    locked.status = Stream.Status.LIVE
+    locked.started_at = timezone.now()
+    locked.save(update_fields=["status", "started_at"])
+    return locked
+
+
+@transaction.atomic
+def stream_end(*, stream: Stream) -> Stream:
+    """End a scheduled or live stream and freeze its figures: the live totals are saved as final,
+    with a last timeline point, and the tickers stop saving (they only update non-ended streams)."""
+    locked = _locked(stream)
+    if locked.status == Stream.Status.ENDED:
+        raise ApplicationError("The stream has already ended.", code="already_ended", status_code=409)
+    now = timezone.now()
+    try:
+        figures: Figures | None = get_backend().snapshot(
+            stream_id=locked.id,
+            floors=Floors(locked.peak, locked.total_views, locked.unique_viewers),
+        )
+    except PresenceUnavailable:
+        figures = None  # keep the figures saved by the last sample
+    if figures is not None:
+        locked.peak = max(locked.peak, figures.peak, figures.concurrent)
+        locked.total_views = max(locked.total_views, figures.total_views)
+        locked.unique_viewers = max(locked.unique_viewers, figures.unique_viewers)
+        if locked.status == Stream.Status.LIVE:
+            ViewerSample.objects.create(stream=locked, at=now, concurrent=figures.concurrent, external=figures.external)
+    locked.last_concurrent = 0
+    locked.status = Stream.Status.ENDED
+    locked.ended_at = now
+    locked.save(update_fields=["peak", "total_views", "unique_viewers", "last_concurrent", "status", "ended_at"])
+    return locked
+
+
+@transaction.atomic
+def stream_rotate_secret(*, stream: Stream) -> Stream:
+    stream.external_secret = new_stream_secret()
+    stream.save(update_fields=["external_secret"])
+    return stream
+
+
+@transaction.atomic
+def stream_record_figures(*, stream_id: int, figures: Figures, at: dt.datetime) -> None:
+    """Save one process's view of the figures (called by the ticker that won this sample).
+
+    Figures only ever go up (GREATEST), so processes that race or lag cannot lower them; an ended
+    stream is left alone, so it keeps the final figures saved by ``stream_end``.
+    """
+    peak = max(figures.peak, figures.concurrent)
+    updated = (
+        Stream.objects.filter(id=stream_id)
+        .exclude(status=Stream.Status.ENDED)
+        .update(
+            peak=Greatest(F("peak"), peak),
+            total_views=Greatest(F("total_views"), figures.total_views),
+            unique_viewers=Greatest(F("unique_viewers"), figures.unique_viewers),
+            last_concurrent=figures.concurrent,
+        )
+    )
+    if updated and Stream.objects.filter(id=stream_id, status=Stream.Status.LIVE).exists():
+        ViewerSample.objects.create(
+            stream_id=stream_id, at=at, concurrent=figures.concurrent, external=figures.external
+        )
+
+
+# --- External platforms -----------------------------------------------------------------------
+
+
+class ExternalCountInput(serializers.Serializer):
+    platform = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9_.-]{0,59}$",
+        help_text="Lower-case platform name, e.g. douyin, bilibili, weibo ('web' is ours).",
+    )
+    concurrent = serializers.IntegerField(min_value=0, max_value=1_000_000_000)
+    at = AwareDateTimeField(help_text="When the platform measured it (ISO 8601 with offset).")
+
+    def validate_platform(self, value: str) -> str:
+        if value == "web":
+            raise serializers.ValidationError("'web' is this site's own audience.")
+        return value
+
+
+def external_signature(*, secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _signature_ok(*, secret: str, body: bytes, signature: str | None) -> bool:
+    if not signature:
+        return False
+    given = signature.strip()
+    if given.lower().startswith("sha256="):
+        given = given[7:]
+    return hmac.compare_digest(external_signature(secret=secret, body=body), given.lower())
+
+
+def external_count_record(*, stream_id: int, body: bytes, signature: str | None) -> ExternalCount:
+    """Accept another platform's concurrent count for a stream.
+
+    The body is authenticated before it is parsed: HMAC-SHA256 of the raw body with the stream's
+    ``external_secret``, hex, in ``X-Signature`` (``sha256=`` prefix allowed); missing or wrong -> 401.
+    ``at`` must be within EXTERNAL_COUNT_MAX_AGE_SECONDS of now, and strictly later than the last
+    accepted ``at`` of that platform for that stream: a replayed (or older) body is refused with 409,
+    so the stored ``ExternalCount.at`` is the per-platform replay guard.
+    """
+    stream = Stream.objects.filter(id=stream_id).first()
+    if stream is None:
+        raise ApplicationError("Not found.", code="not_found", status_code=404)
+    if not _signature_ok(secret=stream.external_secret, body=body, signature=signature):
+        raise ApplicationError(
+            "Missing or wrong X-Signature (hex HMAC-SHA256 of the raw body with the stream's secret).",
+            code="invalid_signature",
+            status_code=401,
+        )
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApplicationError("The body is not JSON.", code="parse_error") from exc
+    serializer = ExternalCountInput(data=payload if isinstance(payload, dict) else {})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    now = timezone.now()
+    max_age = dt.timedelta(seconds=settings.EXTERNAL_COUNT_MAX_AGE_SECONDS)
+    if not now - max_age <= data["at"] <= now + max_age:
+        raise ApplicationError(
+            "The timestamp is too old or too far in the future.",
+            code="stale_timestamp",
+            fields={"at": [f"Must be within {settings.EXTERNAL_COUNT_MAX_AGE_SECONDS} seconds of now."]},
+        )
+    record = _external_count_store(
+        stream=stream, platform=data["platform"], concurrent=data["concurrent"], at=data["at"]
+    )
+    return record
+
+
+@transaction.atomic
+def _external_count_store(*, stream: Stream, platform: str, concurrent: int, at: dt.datetime) -> ExternalCount:
+    locked = _locked(stream)
+    if locked.status == Stream.Status.ENDED:
+        raise ApplicationError("The stream has ended.", code="ended", status_code=409)
+    record = ExternalCount.objects.select_for_update().filter(stream=locked, platform=platform).first()
+    if record is not None and at <= record.at:
+        raise ApplicationError(
+            "Replayed or out-of-order report: 'at' must be later than the last accepted one.",
+            code="replayed",
+            status_code=409,
+        )
+    if record is None:
+        record = ExternalCount.objects.create(stream=locked, platform=platform, concurrent=concurrent, at=at)
+    else:
+        record.concurrent = concurrent
+        record.at = at
+        record.save(update_fields=["concurrent", "at", "received_at"])
+    stream_id = locked.id
+
+    def publish() -> None:
+        try:
+            get_backend().report_external(stream_id=stream_id, platform=platform, concurrent=concurrent)
+        except PresenceUnavailable:
+            pass  # the platform reports again in a few seconds
+
+    transaction.on_commit(publish)
+    return record
