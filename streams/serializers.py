@@ -55,7 +55,7 @@ class StreamStatsSerializer(serializers.Serializer):
     total_views = serializers.IntegerField(help_text="First arrivals (a reload within the grace is not a view).")
     unique_viewers = serializers.IntegerField(help_text="Distinct viewers (HyperLogLog estimate on Redis).")
     timeline = TimelinePoint(many=True, help_text="Concurrent sampled every few seconds while live.")
-    status = serializers.ChoiceField(choices=Stream.Status.choices)
+    status = serializers.CharField(help_text="scheduled, live or ended (the stream's status).")
     stale = serializers.BooleanField(help_text="True when the live store is unreachable: saved figures.")
     platforms = serializers.DictField(
         child=serializers.IntegerField(),
