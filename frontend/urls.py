@@ -1,7 +1,21 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from frontend import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sessions/mine/", views.my_sessions, name="my-sessions"),
+    path("sessions/<int:session_id>/", views.session_detail, name="session-page"),
+    path("streams/<int:stream_id>/", views.stream_detail, name="stream-page"),
+    path("streams/<int:stream_id>/host/", views.stream_host, name="stream-host"),
+    path("accounts/signup/", views.signup, name="signup-page"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="frontend/login.html", next_page="my-sessions", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
 ]

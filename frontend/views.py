@@ -1,8 +1,142 @@
-from django.shortcuts import render
+"""Server-rendered pages. Reads go through selectors; every write is a button that calls the REST
+API (see static/frontend/app.js), except sign-up, which calls accounts.services directly."""
 
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from accounts import services as account_services
 from events import selectors as event_selectors
+from events.models import Session
+from frontend import selectors
+from frontend.forms import SessionFilterForm, SignupForm
+from project.errors import ApplicationError
+from streams.models import Stream
+
+LOGIN_URL = "/accounts/login/"
+HOME_PAGE_SIZE = 30
 
 
-def home(request):
-    sessions = event_selectors.session_list(user=request.user)[:200]
-    return render(request, "frontend/home.html", {"sessions": sessions})
+def home(request: HttpRequest) -> HttpResponse:
+    cities = list(event_selectors.city_list())
+    form = SessionFilterForm(request.GET or None, cities=cities)
+    form.is_valid()  # Invalid fields are shown as errors and left out of the query.
+    data = getattr(form, "cleaned_data", {})
+    query = selectors.HomeQuery(
+        city=data.get("city"),
+        kind=data.get("kind") or None,
+        q=(data.get("q") or "").strip() or None,
+        date_from=data.get("date_from"),
+        date_to=data.get("date_to"),
+        near=data.get("near"),
+    )
+    cards = selectors.home_sessions(user=request.user, query=query)
+    page = Paginator(cards, HOME_PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "frontend/home.html",
+        {
+            "form": form,
+            "page": page,
+            "total": len(cards),
+            "query": query,
+            "filtered": any(v for k, v in request.GET.items() if k != "page"),
+            "page_query": params.urlencode(),
+        },
+    )
+
+
+def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    try:
+        session = event_selectors.session_get(user=request.user, session_id=session_id)
+    except Session.DoesNotExist as exc:
+        raise Http404("No such session.") from exc
+    try:
+        stream = session.stream
+    except Session.stream.RelatedObjectDoesNotExist:
+        stream = None
+    return render(
+        request,
+        "frontend/session_detail.html",
+        {
+            "session": session,
+            "series": session.series,
+            "stream": stream,
+            "registration": selectors.fan_registration_for(user=request.user, session=session),
+            "window": selectors.registration_window(session=session),
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required(login_url=LOGIN_URL)
+def my_sessions(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    registrations = list(selectors.fan_registrations(user=request.user))
+    upcoming = [r for r in registrations if r.session.ends_at > now]
+    past = [r for r in registrations if r.session.ends_at <= now]
+    past.reverse()
+    return render(request, "frontend/my_sessions.html", {"upcoming": upcoming, "past": past})
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    if request.user.is_authenticated:
+        return redirect(next_url or "home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = account_services.user_signup(**form.cleaned_data)
+        except ApplicationError as exc:
+            for field, messages in (exc.fields or {"__all__": [exc.message]}).items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect(next_url or "my-sessions")
+    return render(request, "frontend/signup.html", {"form": form, "next": next_url})
+
+
+def _stream_or_404(request: HttpRequest, stream_id: int) -> Stream:
+    try:
+        return selectors.stream_for_page(user=request.user, stream_id=stream_id)
+    except Stream.DoesNotExist as exc:
+        raise Http404("No such stream.") from exc
+
+
+def stream_detail(request: HttpRequest, stream_id: int) -> HttpResponse:
+    stream = _stream_or_404(request, stream_id)
+    return render(
+        request,
+        "frontend/stream_detail.html",
+        {
+            "stream": stream,
+            "is_host": selectors.can_watch_host_dashboard(user=request.user, stream=stream),
+            "ws_path": f"/ws/streams/{stream.id}/",
+        },
+    )
+
+
+def stream_host(request: HttpRequest, stream_id: int) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(f"{LOGIN_URL}?next={reverse('stream-host', args=[stream_id])}")
+    stream = _stream_or_404(request, stream_id)
+    if not selectors.can_watch_host_dashboard(user=request.user, stream=stream):
+        raise PermissionDenied("Only the stream's hosts and organizers see its dashboard.")
+    return render(
+        request,
+        "frontend/stream_host.html",
+        {"stream": stream, "ws_path": f"/ws/streams/{stream.id}/host/"},
+    )

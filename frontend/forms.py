@@ -1,0 +1,52 @@
+from django import forms
+
+from events.models import Session
+
+
+class SessionFilterForm(forms.Form):
+    """The home page's filters. Bad values are reported on the page and ignored, never a 500."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    city = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="City")
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Session.Kind.choices], label="Kind")
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    near = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+    def __init__(self, *args, cities=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["city"].choices = [("", "Any city")] + [(c.id, f"{c.name} {c.local_name}".strip()) for c in cities]
+
+    def clean_near(self) -> tuple[float, float] | None:
+        """``"lat,lon"`` from the browser's geolocation (rounded by the page to about a kilometre)."""
+        raw = self.cleaned_data.get("near") or ""
+        if not raw:
+            return None
+        try:
+            lat_text, lon_text = raw.split(",")
+            lat, lon = float(lat_text), float(lon_text)
+        except ValueError as exc:
+            raise forms.ValidationError("Location must be 'latitude,longitude'.") from exc
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise forms.ValidationError("Location is out of range.")
+        return lat, lon
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
+
+
+class SignupForm(forms.Form):
+    username = forms.RegexField(
+        regex=r"^[\w.@+-]+\Z",
+        max_length=150,
+        error_messages={"invalid": "Letters, digits and @ . + - _ only."},
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False
+    )

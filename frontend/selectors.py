@@ -1,0 +1,161 @@
+"""Reads for the pages, composed from the other apps' selectors. Nothing here writes, and nothing
+here decides a business rule: the REST API behind the buttons stays the authority (a page only
+says what it expects the API to answer)."""
+
+import datetime as dt
+import math
+import zoneinfo
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import is_organizer_of
+from events import selectors as event_selectors
+from events.models import Session
+from registrations import selectors as registration_selectors
+from registrations.models import Registration
+from streams import selectors as stream_selectors
+from streams.models import Stream
+
+# A month of a nationwide program is ~130 sessions; the home page never materializes more than this.
+HOME_MAX_SESSIONS = 500
+EARTH_RADIUS_KM = 6371.0088
+# Offsets of real time zones lie within UTC-12..UTC+14: a local calendar day is inside this UTC window.
+_WIDEST_OFFSETS = (dt.timedelta(hours=14), dt.timedelta(hours=12))
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def local_start(session: Session) -> dt.datetime:
+    return session.starts_at.astimezone(zoneinfo.ZoneInfo(session.timezone))
+
+
+@dataclass(frozen=True)
+class HomeQuery:
+    city: int | None = None
+    kind: str | None = None
+    q: str | None = None
+    # Local calendar days at the session's own venue, both inclusive.
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    near: tuple[float, float] | None = None
+
+
+@dataclass
+class SessionCard:
+    session: Session
+    distance_km: float | None = None
+    registration: Registration | None = None
+
+
+def home_sessions(*, user: User | AnonymousUser, query: HomeQuery, now: dt.datetime | None = None) -> list[SessionCard]:
+    """Upcoming published sessions for the home page, filtered and, with ``near``, sorted by the
+    distance from that point to the session's city (then by start).
+
+    Dates are local days of each session's venue ("the 12th in Luoyang"); SQL narrows to the widest
+    UTC window of those days and the exact day is checked per session. A constant number of queries.
+    """
+    now = now or timezone.now()
+    starts_after = now
+    starts_before = None
+    if query.date_from is not None:
+        day_start = dt.datetime.combine(query.date_from, dt.time.min, tzinfo=dt.UTC) - _WIDEST_OFFSETS[0]
+        starts_after = max(now, day_start)
+    if query.date_to is not None:
+        starts_before = (
+            dt.datetime.combine(query.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC) + _WIDEST_OFFSETS[1]
+        )
+    filters = event_selectors.SessionFilters(
+        city=query.city,
+        kind=query.kind,
+        q=query.q,
+        status=Session.Status.PUBLISHED,
+        starts_after=starts_after,
+        starts_before=starts_before,
+    )
+    sessions = list(event_selectors.session_list(user=user, filters=filters)[:HOME_MAX_SESSIONS])
+
+    cards = []
+    for session in sessions:
+        day = local_start(session).date()
+        if query.date_from is not None and day < query.date_from:
+            continue
+        if query.date_to is not None and day > query.date_to:
+            continue
+        card = SessionCard(session=session)
+        if query.near is not None:
+            card.distance_km = distance_km(query.near[0], query.near[1], session.city.latitude, session.city.longitude)
+        cards.append(card)
+
+    if user.is_authenticated and cards:
+        mine = {r.session_id: r for r in registration_selectors.registrations_of_fan(fan=user)}
+        for card in cards:
+            card.registration = mine.get(card.session.id)
+    if query.near is not None:
+        cards.sort(key=lambda c: (round(c.distance_km or 0.0), c.session.starts_at, c.session.id))
+    return cards
+
+
+def fan_registration_for(*, user: User | AnonymousUser, session: Session) -> Registration | None:
+    """The fan's active (confirmed or waitlisted) registration for this session, if any."""
+    if not user.is_authenticated:
+        return None
+    return registration_selectors.registrations_of_fan(fan=user).filter(session=session).first()
+
+
+def fan_registrations(*, user: User) -> QuerySet[Registration]:
+    return registration_selectors.registrations_of_fan(fan=user).select_related("session__stream")
+
+
+class Window(StrEnum):
+    """What a visitor can expect from the registration API right now (display only)."""
+
+    CANCELLED = "cancelled"
+    DRAFT = "draft"
+    STARTED = "started"
+    NOT_YET = "not_yet"
+    PRIORITY = "priority"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def registration_window(*, session: Session, now: dt.datetime | None = None) -> Window:
+    now = now or timezone.now()
+    if session.status == Session.Status.CANCELLED:
+        return Window.CANCELLED
+    if session.status == Session.Status.DRAFT:
+        return Window.DRAFT
+    if session.starts_at <= now:
+        return Window.STARTED
+    if session.registration_closes_at is not None and now >= session.registration_closes_at:
+        return Window.CLOSED
+    if session.registration_opens_at is not None and now < session.registration_opens_at:
+        if session.priority_opens_at is not None and now >= session.priority_opens_at:
+            return Window.PRIORITY
+        return Window.NOT_YET
+    return Window.OPEN
+
+
+def stream_for_page(*, user: User | AnonymousUser, stream_id: int) -> Stream:
+    """Raises Stream.DoesNotExist for a stream the user may not see."""
+    return stream_selectors.streams_visible_to(user=user).select_related("session", "session__city").get(id=stream_id)
+
+
+def can_watch_host_dashboard(*, user: User | AnonymousUser, stream: Stream) -> bool:
+    """The contract's host channel rule: the stream's hosts and its organization's organizers."""
+    if not user.is_authenticated:
+        return False
+    if is_organizer_of(user=user, organization_id=stream.organization_id):
+        return True
+    return stream.hosts.filter(id=user.id).exists()

@@ -1,0 +1,181 @@
+/* Aperture pages: small progressive enhancements, no framework, no build step.
+   - register / cancel buttons call the REST API with the session cookie and the CSRF token;
+   - "Near me" asks the browser for its position and reloads the list sorted by distance;
+   - session times get a "your time" line when the visitor is not in the venue's time zone. */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  /* fetch() with JSON in and out; resolves to {ok, status, data} and never throws on HTTP errors. */
+  function api(method, url, body) {
+    var options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options).then(
+      function (response) {
+        return response
+          .json()
+          .catch(function () { return {}; })
+          .then(function (data) { return { ok: response.ok, status: response.status, data: data }; });
+      },
+      function () {
+        return { ok: false, status: 0, data: { detail: "Network error: check your connection and try again." } };
+      }
+    );
+  }
+
+  function errorText(result) {
+    var data = result.data || {};
+    if (result.status === 401 || result.status === 403) {
+      if (data.code === "not_authenticated" || result.status === 401) return "Please log in again.";
+    }
+    if (result.status === 429) return "Too many attempts. Please wait a minute and try again.";
+    var text = data.detail || "Something went wrong (" + result.status + ").";
+    var fields = data.fields || {};
+    Object.keys(fields).forEach(function (name) {
+      var messages = fields[name];
+      if (Array.isArray(messages) && messages.length && messages[0] !== text) text += " " + messages.join(" ");
+    });
+    return text;
+  }
+
+  function statusElement(node) {
+    var scope = node.closest(".panel, .reg, .card-body") || document;
+    return scope.querySelector(".action-status");
+  }
+
+  function say(node, text, kind) {
+    var status = statusElement(node);
+    if (!status) return;
+    status.textContent = text;
+    status.className = "action-status " + (kind || "");
+    status.setAttribute("role", kind === "error" ? "alert" : "status");
+  }
+
+  function setBusy(button, busy) {
+    button.disabled = busy;
+    button.setAttribute("aria-busy", busy ? "true" : "false");
+  }
+
+  function onRegister(event) {
+    var form = event.target.closest('form[data-action="register"]');
+    if (!form) return;
+    event.preventDefault();
+    var button = form.querySelector('button[type="submit"]');
+    var input = form.querySelector('input[name="priority_code"]');
+    var body = {};
+    if (input && input.value.trim()) body.priority_code = input.value.trim();
+    setBusy(button, true);
+    say(form, "Registering…");
+    api("POST", form.dataset.url, body).then(function (result) {
+      if (result.ok) {
+        var data = result.data;
+        say(
+          form,
+          data.status === "confirmed"
+            ? "You're registered. ✓"
+            : "You're on the waitlist, position " + data.waitlist_position + ".",
+          "ok"
+        );
+        window.setTimeout(function () { window.location.reload(); }, 600);
+      } else {
+        setBusy(button, false);
+        say(form, errorText(result), "error");
+        if (result.data && result.data.code === "invalid_code" && input) {
+          input.closest("details").open = true;
+          input.setAttribute("aria-invalid", "true");
+          input.focus();
+        }
+      }
+    });
+  }
+
+  function onCancel(event) {
+    var button = event.target.closest('button[data-action="cancel"]');
+    if (!button) return;
+    if (!window.confirm(button.dataset.confirm || "Cancel this registration?")) return;
+    setBusy(button, true);
+    say(button, "Cancelling…");
+    api("DELETE", button.dataset.url).then(function (result) {
+      if (result.ok) {
+        say(button, "Cancelled.", "ok");
+        window.setTimeout(function () { window.location.reload(); }, 600);
+      } else {
+        setBusy(button, false);
+        say(button, errorText(result), "error");
+      }
+    });
+  }
+
+  /* "Near me": the position is rounded to two decimals (about a kilometre) before it goes into the URL. */
+  function setupNearMe() {
+    var button = document.getElementById("near-me");
+    if (!button) return;
+    var form = button.form;
+    var near = form.querySelector('input[name="near"]');
+    var status = document.getElementById("near-status");
+    button.addEventListener("click", function () {
+      if (button.dataset.active === "true") {
+        near.value = "";
+        form.submit();
+        return;
+      }
+      if (!("geolocation" in navigator)) {
+        status.textContent = "Your browser cannot share its location.";
+        return;
+      }
+      status.textContent = "Finding your location…";
+      setBusy(button, true);
+      navigator.geolocation.getCurrentPosition(
+        function (position) {
+          near.value = position.coords.latitude.toFixed(2) + "," + position.coords.longitude.toFixed(2);
+          form.submit();
+        },
+        function (error) {
+          setBusy(button, false);
+          status.textContent =
+            error.code === error.PERMISSION_DENIED
+              ? "Location permission was refused; pick a city instead."
+              : "Your location is not available right now; pick a city instead.";
+        },
+        { maximumAge: 600000, timeout: 10000 }
+      );
+    });
+  }
+
+  /* Adds the visitor's own clock time when it differs from the venue's. */
+  function setupLocalTimes() {
+    var article = document.querySelector("[data-session-tz]");
+    if (!article || !window.Intl) return;
+    var mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!mine || mine === article.dataset.sessionTz) return;
+    article.querySelectorAll("time.js-local-time").forEach(function (node) {
+      var start = new Date(node.getAttribute("datetime"));
+      var end = new Date(node.dataset.ends);
+      var sameDay = { hour: "2-digit", minute: "2-digit" };
+      var full = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+      var line = node.parentElement.querySelector(".your-time");
+      if (!line || isNaN(start)) return;
+      line.textContent =
+        "Your time: " + start.toLocaleString(undefined, full) + " – " + end.toLocaleTimeString(undefined, sameDay);
+      line.hidden = false;
+    });
+  }
+
+  document.addEventListener("submit", onRegister);
+  document.addEventListener("click", onCancel);
+  document.addEventListener("DOMContentLoaded", function () {
+    setupNearMe();
+    setupLocalTimes();
+  });
+})();

@@ -1,0 +1,112 @@
+"""A real ASGI server (uvicorn in a subprocess) on the test database, for browser tests.
+
+The server must see the test's data: on PostgreSQL it connects to the test database itself (use
+``transaction=True`` so the data is committed); on SQLite the test database usually lives in this
+process's memory, so it is copied into a file that the server then uses (the server's writes stay in
+that copy: assert them through the pages, not through this process's ORM)."""
+
+import os
+import queue
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+STARTUP_TIMEOUT_SECONDS = 30
+_RUNNING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+
+
+def server_database_url(tmp_path: Path) -> str:
+    """A DATABASE_URL under which a separate process sees what this test has committed."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        target = tmp_path / "server.sqlite3"
+        copy = sqlite3.connect(target)
+        try:
+            connection.connection.backup(copy)
+        finally:
+            copy.close()
+        return f"sqlite:///{target}"
+    if connection.vendor == "postgresql":
+        credentials = quote(db["USER"] or "", safe="")
+        if db.get("PASSWORD"):
+            credentials += ":" + quote(db["PASSWORD"], safe="")
+        host = db.get("HOST") or "127.0.0.1"
+        port = db.get("PORT") or 5432
+        return f"postgres://{credentials}@{host}:{port}/{db['NAME']}"
+    raise RuntimeError(f"No live server for database vendor {connection.vendor!r}")
+
+
+@contextmanager
+def asgi_server(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Runs ``project.asgi`` under uvicorn on 127.0.0.1 and a free port; yields its base URL."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "DB_CONN_MAX_AGE": "0",
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            # Lift the API throttles: a browser test is one user clicking fast.
+            "THROTTLE_ANON": "",
+            "THROTTLE_USER": "",
+            "THROTTLE_LOGIN": "",
+            "THROTTLE_SIGNUP": "",
+            "THROTTLE_PRIORITY_CODE": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra_env or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", "0"]
+        + ["--lifespan", "off", "--log-level", "info", "--no-access-log"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def drain() -> None:  # keeps the pipe from filling up while the server runs
+        assert process.stderr is not None
+        for line in process.stderr:
+            output.append(line)
+            lines.put(line)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        base_url = None
+        while base_url is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or process.poll() is not None:
+                raise RuntimeError("uvicorn did not start:\n" + "".join(output))
+            try:
+                match = _RUNNING.search(lines.get(timeout=min(remaining, 0.5)))
+            except queue.Empty:
+                continue
+            if match:
+                base_url = match.group(1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        reader.join(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()

@@ -1,0 +1,169 @@
+"""The pages in a real browser (Debian's headless Chromium driven by Playwright) against a real
+uvicorn server on the test database. Screenshots go to $APERTURE_SCREENSHOTS when it is set."""
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+
+from tests.factories import CityFactory, SessionFactory, StreamFactory, UserFactory, VenueFactory
+from tests.frontend.live_server import asgi_server, server_database_url
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct-horse-battery"  # UserFactory's
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _route_exists(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def _screenshot(page, name: str) -> None:
+    folder = os.environ.get("APERTURE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def _session_in(city: str, local_name: str, lat: float, lon: float, days: int, **kwargs):
+    venue = VenueFactory(
+        city=CityFactory(name=city, local_name=local_name, latitude=lat, longitude=lon),
+        name=f"{city} Photography Hall",
+    )
+    starts = (timezone.now() + dt.timedelta(days=days)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return SessionFactory(venue=venue, series__organization=venue.organization, starts_at=starts, **kwargs)
+
+
+def _number(locator) -> int:
+    return int(re.sub(r"\D", "", locator.inner_text()) or "0")
+
+
+@pytest.mark.skipif(
+    not _route_exists("/api/sessions/1/registrations/"), reason="the registration API is not on main yet"
+)
+def test_fan_signs_in_registers_sees_it_in_my_sessions_and_cancels(tmp_path):
+    fan = UserFactory(username="mei")
+    session = _session_in(
+        "Luoyang", "洛阳", 34.62, 112.45, days=10, title="Longmen Grottoes after dark 龙门夜拍", capacity=2
+    )
+    database_url = server_database_url(tmp_path)
+
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1200, "height": 900})
+        page.set_default_timeout(10_000)
+        expect = sync_api.expect
+
+        page.goto(base_url + "/")
+        page.get_by_role("link", name=session.title).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(session.title)
+        expect(page.locator(".seats-big")).to_contain_text("2 of 2 seats left")
+
+        page.get_by_role("link", name="Log in to register").click()
+        page.get_by_label("Username").fill(fan.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{base_url}/sessions/{session.id}/")
+
+        page.get_by_role("button", name="Register").click()
+        expect(page.get_by_text("You're registered", exact=False).first).to_be_visible()
+        expect(page.locator(".seats-big")).to_contain_text("1 of 2 seats left")
+        _screenshot(page, "session-registered")
+
+        page.get_by_role("link", name="My sessions").first.click()
+        card = page.locator(".reg", has_text=session.title)
+        expect(card).to_be_visible()
+        code = card.locator("code.code").inner_text()
+        assert len(code) >= 16
+        _screenshot(page, "my-sessions")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        card.get_by_role("button", name="Cancel registration").click()
+        expect(page.get_by_text("You have no upcoming sessions.")).to_be_visible()
+
+        page.goto(f"{base_url}/sessions/{session.id}/")
+        expect(page.locator(".seats-big")).to_contain_text("2 of 2 seats left")
+        expect(page.get_by_role("button", name="Register")).to_be_visible()
+        chromium.close()
+
+
+def test_near_me_sorts_sessions_by_distance_from_the_browsers_location(tmp_path):
+    _session_in("Luoyang", "洛阳", 34.62, 112.45, days=3, title="Grotto light painting")
+    _session_in("Harbin", "哈尔滨", 45.80, 126.53, days=9, title="Ice lantern night shoot", kind="night_shoot")
+    _session_in("Beijing", "北京", 39.90, 116.41, days=6, title="Hutong blue hour")
+    database_url = server_database_url(tmp_path)
+
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = chromium.new_context(
+            geolocation={"latitude": 45.75, "longitude": 126.65},  # Harbin
+            permissions=["geolocation"],
+            viewport={"width": 1200, "height": 900},
+        )
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(base_url + "/")
+        titles = page.locator(".card-title").all_inner_texts()
+        assert titles == ["Grotto light painting", "Hutong blue hour", "Ice lantern night shoot"]  # by date
+
+        page.get_by_role("button", name="Near me").click()
+        page.wait_for_url(re.compile(r"near=45\.75%2C126\.65"))
+        titles = page.locator(".card-title").all_inner_texts()
+        assert titles == ["Ice lantern night shoot", "Hutong blue hour", "Grotto light painting"]
+        assert "哈尔滨" in page.locator(".card").first.inner_text()
+        _screenshot(page, "home-near-me")
+
+        page.set_viewport_size({"width": 390, "height": 844})
+        _screenshot(page, "home-phone")
+        chromium.close()
+
+
+@pytest.mark.skipif(not _route_exists("/api/streams/1/stats/"), reason="the live audience (streams) is not on main yet")
+def test_stream_page_count_rises_when_a_second_viewer_connects(tmp_path):
+    stream = StreamFactory(status="live", started_at=timezone.now())
+    database_url = server_database_url(tmp_path)
+
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        expect = sync_api.expect
+        first = chromium.new_context().new_page()
+        first.set_default_timeout(15_000)
+        first.goto(f"{base_url}/streams/{stream.id}/")
+        count = first.locator('[data-field="concurrent"]')
+        expect(first.locator("[data-conn]")).to_have_text("Live")
+        expect(count).to_have_attribute("data-value", "1")
+
+        second = chromium.new_context().new_page()
+        second.goto(f"{base_url}/streams/{stream.id}/")
+        expect(count).to_have_attribute("data-value", "2")
+        expect(second.locator('[data-field="concurrent"]')).to_have_attribute("data-value", "2")
+        assert _number(first.locator('[data-field="peak"]')) >= 2
+        _screenshot(first, "stream-two-viewers")
+
+        second.context.close()
+        expect(count).to_have_attribute("data-value", "1")
+        chromium.close()
