@@ -1,9 +1,9 @@
 """A real ASGI server (uvicorn in a subprocess) on the test database, for browser tests.
 
-The server must see the test's data: on PostgreSQL it connects to the test database itself (use
-``transaction=True`` so the data is committed); on SQLite the test database usually lives in this
-process's memory, so it is copied into a file that the server then uses (the server's writes stay in
-that copy: assert them through the pages, not through this process's ORM)."""
+The server must see the test's data, so use ``transaction=True`` (the data is committed) and the
+server connects to the test database itself: PostgreSQL's, or SQLite's file (tests/conftest.py
+makes it a file). Should the SQLite test database live in this process's memory after all, it is
+copied into a file for the server; the server's writes then stay in that copy."""
 
 import os
 import queue
@@ -28,6 +28,8 @@ _RUNNING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
 def server_database_url(tmp_path: Path) -> str:
     """A DATABASE_URL under which a separate process sees what this test has committed."""
     db = connection.settings_dict
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{db['NAME']}"
     if connection.vendor == "sqlite":
         connection.ensure_connection()
         target = tmp_path / "server.sqlite3"
@@ -62,6 +64,8 @@ def asgi_server(database_url: str, extra_env: dict[str, str] | None = None) -> I
             "THROTTLE_LOGIN": "",
             "THROTTLE_SIGNUP": "",
             "THROTTLE_PRIORITY_CODE": "",
+            # The same hashers as the tests (they use a fast one), so factory passwords work.
+            "DJANGO_PASSWORD_HASHERS": ",".join(settings.PASSWORD_HASHERS),
             "PYTHONUNBUFFERED": "1",
         }
     )

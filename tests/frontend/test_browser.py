@@ -99,6 +99,9 @@ def test_fan_signs_in_registers_sees_it_in_my_sessions_and_cancels(tmp_path):
         expect(card).to_be_visible()
         code = card.locator("code.code").inner_text()
         assert len(code) >= 16
+        qr = card.locator("img.qr")
+        qr.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
         _screenshot(page, "my-sessions")
 
         page.once("dialog", lambda dialog: dialog.accept())

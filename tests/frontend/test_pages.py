@@ -341,6 +341,8 @@ def test_my_sessions_lists_only_my_active_registrations_with_checkin_code():
     theirs = RegistrationFactory(fan=other, session__title="Someone else's")
     body = client_for(fan).get("/sessions/mine/").content.decode()
     assert "My confirmed one" in body and confirmed.checkin_code in body
+    assert f'src="/api/registrations/{confirmed.id}/qr.svg"' in body
+    assert f"/api/registrations/{waitlisted.id}/qr." not in body  # only a confirmed seat has a ticket
     assert "My waitlisted one" in body and "Waitlisted #2" in body and waitlisted.checkin_code not in body
     assert "I cancelled this" not in body
     assert "Someone else's" not in body and theirs.checkin_code not in body
