@@ -208,3 +208,10 @@ def test_cancel_after_the_start_is_refused(fan):
     response = client_for(fan).delete(f"/api/registrations/{registration.id}/")
     assert response.status_code == 409
     assert response.json()["code"] == "closed"
+
+
+def test_health_endpoint_answers_json_without_the_database(api_client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = api_client.get("/api/health/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
