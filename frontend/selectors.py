@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import is_organizer_of
+from calendars.selectors import calendar_links
 from events import selectors as event_selectors
 from events.models import Session
 from registrations import selectors as registration_selectors
@@ -153,9 +153,42 @@ def stream_for_page(*, user: User | AnonymousUser, stream_id: int) -> Stream:
 
 
 def can_watch_host_dashboard(*, user: User | AnonymousUser, stream: Stream) -> bool:
-    """The contract's host channel rule: the stream's hosts and its organization's organizers."""
-    if not user.is_authenticated:
-        return False
-    if is_organizer_of(user=user, organization_id=stream.organization_id):
-        return True
-    return stream.hosts.filter(id=user.id).exists()
+    """The host channel's rule (the stream's hosts and its organization's organizers)."""
+    return stream_selectors.can_run_stream(user=user, stream=stream)
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    concurrent: int
+    peak: int
+    total_views: int
+    unique_viewers: int
+    platforms: list[tuple[str, int]]
+    stale: bool
+
+
+def live_figures(*, stream: Stream) -> LiveFigures:
+    """What the page shows before its websocket's first message: the live figures now."""
+    figures = stream_selectors.stream_figures(stream=stream)
+    return LiveFigures(
+        concurrent=figures.concurrent,
+        peak=max(figures.peak, figures.concurrent),
+        total_views=figures.total_views,
+        unique_viewers=figures.unique_viewers,
+        platforms=sorted(figures.platforms.items(), key=lambda item: (-item[1], item[0])),
+        stale=figures.stale,
+    )
+
+
+def add_to_calendar_links(*, session: Session) -> dict[str, str]:
+    """Google Calendar and Outlook links (UTC times) and the .ics path on this host."""
+    links = calendar_links(session)
+    return {"google": links["google"], "outlook": links["outlook"], "ics": f"/api/sessions/{session.id}/calendar.ics"}
+
+
+def with_calendar_links(registrations: list[Registration]) -> list[Registration]:
+    """Attaches ``calendar`` links to each registration (no queries: sessions come with venue,
+    city and stream)."""
+    for registration in registrations:
+        registration.calendar = add_to_calendar_links(session=registration.session)
+    return registrations

@@ -73,7 +73,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "stream": stream,
             "registration": selectors.fan_registration_for(user=request.user, session=session),
             "window": selectors.registration_window(session=session),
-            "now": timezone.now(),
+            "calendar": selectors.add_to_calendar_links(session=session),
         },
     )
 
@@ -81,7 +81,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
 @login_required(login_url=LOGIN_URL)
 def my_sessions(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    registrations = list(selectors.fan_registrations(user=request.user))
+    registrations = selectors.with_calendar_links(list(selectors.fan_registrations(user=request.user)))
     upcoming = [r for r in registrations if r.session.ends_at > now]
     past = [r for r in registrations if r.session.ends_at <= now]
     past.reverse()
@@ -123,6 +123,7 @@ def stream_detail(request: HttpRequest, stream_id: int) -> HttpResponse:
         "frontend/stream_detail.html",
         {
             "stream": stream,
+            "figures": selectors.live_figures(stream=stream),
             "is_host": selectors.can_watch_host_dashboard(user=request.user, stream=stream),
             "ws_path": f"/ws/streams/{stream.id}/",
         },
@@ -138,5 +139,9 @@ def stream_host(request: HttpRequest, stream_id: int) -> HttpResponse:
     return render(
         request,
         "frontend/stream_host.html",
-        {"stream": stream, "ws_path": f"/ws/streams/{stream.id}/host/"},
+        {
+            "stream": stream,
+            "figures": selectors.live_figures(stream=stream),
+            "ws_path": f"/ws/streams/{stream.id}/host/",
+        },
     )

@@ -102,6 +102,14 @@ def test_fan_signs_in_registers_sees_it_in_my_sessions_and_cancels(tmp_path):
         qr = card.locator("img.qr")
         qr.scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+
+        page.get_by_role("button", name="Show my subscription link").click()
+        feed_input = page.get_by_label("Subscription URL")
+        expect(feed_input).to_have_value(re.compile(r"/calendar/feed/[\w-]+\.ics$"))
+        feed_url = feed_input.input_value()
+        feed = page.request.get(base_url + "/calendar/feed/" + feed_url.rsplit("/calendar/feed/", 1)[1])
+        assert feed.ok and feed.headers["content-type"].startswith("text/calendar")
+        assert "Longmen Grottoes after dark" in feed.text()
         _screenshot(page, "my-sessions")
 
         page.once("dialog", lambda dialog: dialog.accept())
@@ -147,7 +155,8 @@ def test_near_me_sorts_sessions_by_distance_from_the_browsers_location(tmp_path)
 
 @pytest.mark.skipif(not _route_exists("/api/streams/1/stats/"), reason="the live audience (streams) is not on main yet")
 def test_stream_page_count_rises_when_a_second_viewer_connects(tmp_path):
-    stream = StreamFactory(status="live", started_at=timezone.now())
+    host = UserFactory(username="host")
+    stream = StreamFactory(status="live", started_at=timezone.now(), hosts=[host])
     database_url = server_database_url(tmp_path)
 
     with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
@@ -166,6 +175,20 @@ def test_stream_page_count_rises_when_a_second_viewer_connects(tmp_path):
         expect(second.locator('[data-field="concurrent"]')).to_have_attribute("data-value", "2")
         assert _number(first.locator('[data-field="peak"]')) >= 2
         _screenshot(first, "stream-two-viewers")
+
+        dashboard = chromium.new_context().new_page()
+        dashboard.set_default_timeout(15_000)
+        dashboard.goto(f"{base_url}/streams/{stream.id}/host/")  # redirected to log in first
+        dashboard.get_by_label("Username").fill(host.username)
+        dashboard.get_by_label("Password").fill(PASSWORD)
+        dashboard.get_by_role("button", name="Log in").click()
+        expect(dashboard).to_have_url(f"{base_url}/streams/{stream.id}/host/")
+        expect(dashboard.locator("[data-conn]")).to_have_text("Live")
+        expect(dashboard.locator('[data-field="concurrent"]')).to_have_attribute("data-value", "2")
+        expect(dashboard.locator('[data-field="unique_viewers"]')).to_have_attribute("data-value", "2")
+        expect(dashboard.locator("[data-chart] polyline")).to_have_attribute("points", re.compile(r"\d+(\.\d+)?,\d"))
+        expect(dashboard.locator("[data-platforms]")).to_contain_text("This site")
+        _screenshot(dashboard, "host-dashboard")
 
         second.context.close()
         expect(count).to_have_attribute("data-value", "1")

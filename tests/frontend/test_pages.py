@@ -1,4 +1,7 @@
 import datetime as dt
+import html
+import re
+from urllib.parse import unquote
 
 import pytest
 from django.db import connection
@@ -161,7 +164,17 @@ def test_session_page_shows_the_venues_local_time_and_seats():
     assert local.strftime("%H:%M") in body
     assert "CST" in body and "Asia/Shanghai" in body
     assert "<strong>18</strong> of 30 seats left" in body
-    assert f"/api/sessions/{session.id}/calendar.ics" in body
+
+
+def test_session_page_offers_google_outlook_and_ics_with_utc_times():
+    session = SessionFactory()
+    body = Client().get(f"/sessions/{session.id}/").content.decode()
+    start = session.starts_at.astimezone(dt.UTC)
+    assert f'href="/api/sessions/{session.id}/calendar.ics"' in body
+    google = re.search(r'href="(https://calendar\.google\.com/[^"]+)"', body).group(1)
+    assert f"dates={start:%Y%m%dT%H%M%SZ}" in html.unescape(google)
+    outlook = re.search(r'href="(https://outlook\.live\.com/[^"]+)"', body).group(1)
+    assert f"startdt={start:%Y-%m-%dT%H:%M:%SZ}" in unquote(html.unescape(outlook))
 
 
 def test_anonymous_visitor_is_asked_to_log_in_before_registering():
@@ -345,6 +358,8 @@ def test_my_sessions_lists_only_my_active_registrations_with_checkin_code():
     assert f"/api/registrations/{waitlisted.id}/qr." not in body  # only a confirmed seat has a ticket
     assert "My waitlisted one" in body and "Waitlisted #2" in body and waitlisted.checkin_code not in body
     assert "I cancelled this" not in body
+    assert body.count("https://calendar.google.com/") == 2 and body.count("https://outlook.live.com/") == 2
+    assert 'data-url="/api/me/calendar-feed/"' in body
     assert "Someone else's" not in body and theirs.checkin_code not in body
 
 
@@ -364,12 +379,13 @@ def test_my_sessions_query_count_is_constant():
 
 
 def test_stream_page_is_public_and_wires_the_viewer_websocket():
-    stream = StreamFactory(peak=40, total_views=120, last_concurrent=33)
+    stream = StreamFactory(peak=40, total_views=120, status="live")
     response = Client().get(f"/streams/{stream.id}/")
     assert response.status_code == 200
     body = response.content.decode()
     assert f'data-ws-path="/ws/streams/{stream.id}/"' in body
-    assert ">33</strong> watching now" in body
+    assert ">0</strong> watching now" in body  # nobody is connected
+    assert '<span data-field="peak">40</span>' in body and '<span data-field="total_views">120</span>' in body
     assert "live.js" in body
     assert "Host dashboard" not in body
 

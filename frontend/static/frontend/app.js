@@ -50,7 +50,7 @@
   }
 
   function statusElement(node) {
-    var scope = node.closest(".panel, .reg, .card-body") || document;
+    var scope = node.closest(".panel, .reg, .card-body, [data-feed]") || document;
     return scope.querySelector(".action-status");
   }
 
@@ -172,10 +172,58 @@
     });
   }
 
+  /* My sessions: the private calendar subscription (GET issues it on first use, DELETE replaces it). */
+  function setupFeed() {
+    var section = document.querySelector("[data-feed]");
+    if (!section) return;
+    var box = section.querySelector("[data-feed-box]");
+    var input = section.querySelector("[data-feed-url]");
+    var webcal = section.querySelector("[data-feed-webcal]");
+    var showButton = section.querySelector("[data-feed-show]");
+    function show(result, message) {
+      if (!result.ok) {
+        say(showButton, errorText(result), "error");
+        return;
+      }
+      input.value = result.data.url;
+      webcal.href = result.data.webcal_url || result.data.url.replace(/^https?:/, "webcal:");
+      box.hidden = false;
+      showButton.hidden = true;
+      say(showButton, message || "", "ok");
+    }
+    showButton.addEventListener("click", function () {
+      setBusy(showButton, true);
+      api("GET", section.dataset.url).then(function (result) {
+        setBusy(showButton, false);
+        show(result);
+      });
+    });
+    section.querySelector("[data-feed-copy]").addEventListener("click", function () {
+      input.select();
+      var done = function () { say(showButton, "Copied.", "ok"); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+    var reset = section.querySelector("[data-feed-reset]");
+    reset.addEventListener("click", function () {
+      if (!window.confirm(reset.dataset.confirm)) return;
+      setBusy(reset, true);
+      api("DELETE", section.dataset.url).then(function (result) {
+        setBusy(reset, false);
+        show(result, "A new link is ready; the old one no longer works.");
+      });
+    });
+  }
+
   document.addEventListener("submit", onRegister);
   document.addEventListener("click", onCancel);
   document.addEventListener("DOMContentLoaded", function () {
     setupNearMe();
     setupLocalTimes();
+    setupFeed();
   });
 })();

@@ -13,6 +13,26 @@
   var BACKOFF_MAX_MS = 30000;
   var CHART_POINTS = 180;
 
+  var VIEWER_KEY = "aperture.viewer";
+  var OWN_PLATFORM = "web";
+
+  /* A random id kept in this browser, so that the server counts a returning anonymous viewer (or one
+     with several tabs) as one unique viewer. Private modes without storage just count per socket. */
+  function viewerId() {
+    try {
+      var id = window.localStorage.getItem(VIEWER_KEY);
+      if (!id || !/^[A-Za-z0-9_-]{8,128}$/.test(id)) {
+        var bytes = new Uint8Array(16);
+        window.crypto.getRandomValues(bytes);
+        id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+        window.localStorage.setItem(VIEWER_KEY, id);
+      }
+      return id;
+    } catch (error) {
+      return null;
+    }
+  }
+
   function formatNumber(value) {
     return typeof value === "number" ? value.toLocaleString() : String(value);
   }
@@ -25,7 +45,7 @@
     return Object.keys(platforms).map(function (name) {
       var value = platforms[name];
       return [name, typeof value === "object" && value !== null ? value.concurrent : value];
-    });
+    }).sort(function (a, b) { return b[1] - a[1] || String(a[0]).localeCompare(String(b[0])); });
   }
 
   function LiveFigures(root) {
@@ -44,7 +64,7 @@
 
   /* The server renders the saved figures as plain digits; show them like the live ones. */
   LiveFigures.prototype.formatInitial = function () {
-    this.root.querySelectorAll("[data-field]").forEach(function (node) {
+    this.root.querySelectorAll("[data-field], [data-count]").forEach(function (node) {
       var text = node.textContent.trim();
       if (!/^\d+$/.test(text)) return;
       node.dataset.value = text;
@@ -54,7 +74,8 @@
 
   LiveFigures.prototype.url = function () {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + this.path;
+    var id = viewerId();
+    return scheme + window.location.host + this.path + (id ? "?viewer=" + id : "");
   };
 
   LiveFigures.prototype.setConn = function (text, state) {
@@ -98,6 +119,11 @@
         self.setConn("Not allowed: this dashboard is for the stream's hosts and organizers.", "denied");
         return;
       }
+      if (event.code === 4404) {
+        self.stopped = true;
+        self.setConn("This stream is not available.", "denied");
+        return;
+      }
       self.scheduleReconnect();
     };
   };
@@ -133,6 +159,14 @@
         node.textContent = new Date(message.at).toLocaleTimeString();
       });
     }
+    if (typeof message.status === "string") {
+      document.querySelectorAll("[data-stream-status]").forEach(function (badge) {
+        if (badge.dataset.streamStatus === message.status) return;
+        badge.dataset.streamStatus = message.status;
+        badge.className = "badge stream-" + message.status;
+        badge.textContent = message.status.charAt(0).toUpperCase() + message.status.slice(1);
+      });
+    }
     if (message.stale) this.setConn("The live count is stale: the server lost its connection to the counter.", "stale");
     else this.setConn("Live", "live");
     if (this.host) {
@@ -157,7 +191,7 @@
     }
     rows.forEach(function (row) {
       var tr = body.insertRow();
-      tr.insertCell().textContent = row[0];
+      tr.insertCell().textContent = row[0] === OWN_PLATFORM ? "This site" : row[0];
       var count = tr.insertCell();
       count.className = "num";
       count.textContent = formatNumber(row[1]);
@@ -186,6 +220,7 @@
           return x.toFixed(1) + "," + y.toFixed(1);
         })
         .join(" ")
+        .replace(/^(\S+),(\S+)$/, "0,$2 $1,$2") // one sample: a flat line up to now
     );
   };
 
