@@ -41,8 +41,18 @@ def reminder_minutes() -> int:
     return int(getattr(settings, "CALENDAR_REMINDER_MINUTES", 60))
 
 
+@lru_cache(maxsize=8)
+def _hostname(url: str) -> str:
+    return urlsplit(url).hostname or "aperture.local"
+
+
+@lru_cache(maxsize=8)
+def _address(value: str) -> str:
+    return parseaddr(value)[1]
+
+
 def site_host() -> str:
-    return urlsplit(settings.SITE_URL).hostname or "aperture.local"
+    return _hostname(settings.SITE_URL)
 
 
 def session_uid(session: Session) -> str:
@@ -55,7 +65,7 @@ def session_page_url(session: Session) -> str:
 
 
 def organizer_email() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or f"noreply@{site_host()}"
+    return _address(settings.DEFAULT_FROM_EMAIL) or f"noreply@{site_host()}"
 
 
 @lru_cache(maxsize=256)

@@ -107,26 +107,29 @@ def _series_fingerprint(sessions: QuerySet[Session]) -> tuple:
 
 
 def series_calendar(*, series_id: int, city_id: int | None = None) -> RenderedCalendar:
-    """Published and cancelled sessions of a series (optionally in one city), in four queries
-    whatever their number: series, city (if asked), fingerprint, and, on a cache miss, the rows."""
+    """Published and cancelled sessions of a series (optionally in one city). A cached feed costs
+    one query (the fingerprint); a rebuild three more at most (series, city, the rows with all
+    they show), whatever the number of sessions."""
     version = calendar_version()
-    series = Series.objects.select_related("organization").get(id=series_id)
-    city = None
-    if city_id is not None:
-        city = City.objects.filter(id=city_id).first()
-        if city is None:
-            raise ApplicationError("Unknown city.", fields={"city": [f"No city with id {city_id}."]})
-    sessions = event_selectors.calendar_sessions_of_series(series_id=series.id, city_id=city_id)
+    sessions = event_selectors.calendar_sessions_of_series(series_id=series_id, city_id=city_id)
     count, latest, seq = _series_fingerprint(sessions)
+    if count == 0:
+        # Nothing to show: tell an unknown series (404) or city (400) from an empty feed.
+        Series.objects.only("id").get(id=series_id)
+        if city_id is not None and not City.objects.filter(id=city_id).exists():
+            raise ApplicationError("Unknown city.", fields={"city": [f"No city with id {city_id}."]})
 
     def build() -> bytes:
+        series = Series.objects.get(id=series_id)
+        name = series.title
+        if city_id is not None:
+            name = f"{name} · {City.objects.get(id=city_id)}"
         entries = [ics.FeedEntry(s, ics.public_status(s), s.updated_at) for s in sessions]
-        name = series.title if city is None else f"{series.title} · {city}"
         return ics.calendar_bytes(entries, name=name, description=series.description)
 
-    filename = f"series-{series.id}" + (f"-city-{city_id}" if city_id is not None else "") + ".ics"
+    filename = f"series-{series_id}" + (f"-city-{city_id}" if city_id is not None else "") + ".ics"
     return _cached(
-        ("series", series.id, city_id, count, latest, seq), build, latest=latest, version=version, filename=filename
+        ("series", series_id, city_id, count, latest, seq), build, latest=latest, version=version, filename=filename
     )
 
 
