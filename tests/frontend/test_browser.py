@@ -89,6 +89,13 @@ def test_fan_signs_in_registers_sees_it_in_my_sessions_and_cancels(tmp_path):
         page.get_by_role("button", name="Log in").click()
         expect(page).to_have_url(f"{base_url}/sessions/{session.id}/")
 
+        page.get_by_text("I have a priority code").click()
+        page.get_by_label("Priority code").fill("NOT-A-CODE")
+        page.get_by_role("button", name="Register").click()
+        expect(page.get_by_role("alert")).to_contain_text("not valid")
+        expect(page.locator(".seats-big")).to_contain_text("2 of 2 seats left")
+
+        page.get_by_label("Priority code").fill("")
         page.get_by_role("button", name="Register").click()
         expect(page.get_by_text("You're registered", exact=False).first).to_be_visible()
         expect(page.locator(".seats-big")).to_contain_text("1 of 2 seats left")

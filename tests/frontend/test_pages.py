@@ -111,6 +111,7 @@ def test_home_near_sorts_by_distance_from_the_given_point():
     body = Client().get("/", {"near": "34.70,112.40"}).content.decode()
     positions = [body.index(s.title) for s in (near, middle, far)]
     assert positions == sorted(positions)
+    assert "near you" in body  # Luoyang, 9 km
     assert "km away" in body
 
 
