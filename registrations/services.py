@@ -23,6 +23,7 @@ from rest_framework import status
 from accounts.models import Organization, User
 from accounts.selectors import is_organizer_of
 from events.models import Series, Session
+from events.selectors import sessions_visible_to
 from project.errors import ApplicationError
 from registrations.models import PriorityCode, Registration, new_checkin_code
 
@@ -49,9 +50,16 @@ def normalize_code(code: str) -> str:
 # --- Registration -------------------------------------------------------------------------------
 
 
-def _check_window(*, session: Session, now: dt.datetime, has_code: bool) -> None:
+def _not_found() -> ApplicationError:
+    return ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+
+
+def _check_window(*, session: Session, now: dt.datetime, has_code: bool, fan: User) -> None:
     """The registration window. Before ``registration_opens_at`` only priority-code holders may
-    register, and only from ``priority_opens_at`` on (no priority window set: nobody early)."""
+    register, and only from ``priority_opens_at`` on (no priority window set: nobody early).
+    A draft is refused like a missing session to those who cannot see drafts."""
+    if session.status == Session.Status.DRAFT and not sessions_visible_to(user=fan).filter(id=session.id).exists():
+        raise _not_found()
     if session.status != Session.Status.PUBLISHED:
         raise _closed("This session is not open for registration.")
     if now >= session.starts_at:
@@ -99,7 +107,7 @@ def _register(
         if cancelled.status != Registration.Status.CANCELLED:
             return cancelled  # the same fan's concurrent request revived it first
     now = timezone.now()
-    _check_window(session=session, now=now, has_code=bool(priority_code))
+    _check_window(session=session, now=now, has_code=bool(priority_code), fan=fan)
     code = _priority_code_use(code=priority_code, session=session, now=now) if priority_code else None
     if session.waitlist_count and session.confirmed_count < session.capacity:
         waitlist_fill(session=session)  # seats freed without a fill; waitlisted fans come first
@@ -151,7 +159,7 @@ def registration_get_or_create(
             raise
         return existing, False
     except Session.DoesNotExist as exc:
-        raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND) from exc
+        raise _not_found() from exc
 
 
 def registration_create(*, session: Session, fan: User, priority_code: str | None = None) -> Registration:

@@ -97,11 +97,10 @@ def test_bad_body_is_a_json_400_and_nothing_changes(fan):
     "changes",
     [
         {"status": Session.Status.CANCELLED},
-        {"status": Session.Status.DRAFT},
         {"registration_closes_at": "past"},
         {"registration_opens_at": "future"},
     ],
-    ids=["cancelled", "draft", "after-close", "before-open"],
+    ids=["cancelled", "after-close", "before-open"],
 )
 def test_registration_outside_the_window_is_409_closed(fan, changes):
     now = timezone.now()
@@ -215,3 +214,16 @@ def test_health_endpoint_answers_json_without_the_database(api_client, django_as
         response = api_client.get("/api/health/")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_draft_session_is_404_to_fans_and_closed_to_its_organizers(fan, organization, organizer):
+    from tests.factories import SeriesFactory
+
+    session = SessionFactory(series=SeriesFactory(organization=organization), status=Session.Status.DRAFT)
+    response = register(fan, session)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    response = register(organizer, session)
+    assert response.status_code == 409
+    assert response.json()["code"] == "closed"
+    assert not Registration.objects.exists()
