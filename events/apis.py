@@ -1,33 +1,269 @@
+import csv
+import io
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
 
-from events import selectors
-from events.models import Session
-from events.serializers import CitySerializer, SeriesSerializer, SessionSerializer, VenueSerializer
+from accounts.selectors import is_any_organizer, is_organizer_of
+from events import selectors, services
+from events.models import Series, Session
+from events.serializers import (
+    CityInputSerializer,
+    CitySerializer,
+    ConflictSerializer,
+    PlanResultSerializer,
+    PlanUploadSerializer,
+    SeriesInputSerializer,
+    SeriesSerializer,
+    SessionCancelSerializer,
+    SessionFieldsSerializer,
+    SessionInputSerializer,
+    SessionSerializer,
+    VenueInputSerializer,
+    VenueSerializer,
+)
 from project.api import query_bool, query_datetime, query_int
 from project.errors import ApplicationError
 
 
-class CityViewSet(viewsets.ReadOnlyModelViewSet):
+class OrganizersWrite(BasePermission):
+    """Anyone reads (the selectors decide what); writing needs an organizer: anonymous users get 401,
+    fans and hosts 403. Which organization's organizer is checked against the object by the services."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return bool(request.user and request.user.is_authenticated and is_any_organizer(user=request.user))
+
+
+def _valid(serializer_class, data, *, partial: bool = False) -> dict:
+    serializer = serializer_class(data=data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _require_organizer_of(request, organization_id: int) -> None:
+    if not request.user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    if not is_organizer_of(user=request.user, organization_id=organization_id):
+        raise exceptions.PermissionDenied("Only organizers of this organization may see this.")
+
+
+class WritableViewSet(viewsets.ReadOnlyModelViewSet):
+    """Read, create and edit (no delete: sessions are cancelled, places and series stay in history)."""
+
+    permission_classes = [OrganizersWrite]
+    input_serializer_class: type
+    output_serializer_class: type
+
+    def create(self, request, *args, **kwargs):
+        data = _valid(self.input_serializer_class, request.data)
+        organization_id = data.pop("organization", None)
+        instance = self.perform_create_with(data, organization_id)
+        return Response(self.output(instance), status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, partial: bool = False, **kwargs):
+        instance = self.get_object()
+        data = _valid(self.input_serializer_class, request.data, partial=partial)
+        data.pop("organization", None)
+        return Response(self.output(self.perform_update_with(instance, data)))
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def output(self, instance):
+        return self.get_serializer(instance).data
+
+
+def _write_schema(input_serializer, output_serializer):
+    return extend_schema_view(
+        create=extend_schema(request=input_serializer, responses={201: output_serializer}),
+        update=extend_schema(request=input_serializer, responses={200: output_serializer}),
+        partial_update=extend_schema(request=input_serializer, responses={200: output_serializer}),
+    )
+
+
+@_write_schema(CityInputSerializer, CitySerializer)
+class CityViewSet(WritableViewSet):
     serializer_class = CitySerializer
+    input_serializer_class = CityInputSerializer
 
     def get_queryset(self):
         return selectors.city_list()
 
+    def perform_create_with(self, data, organization_id):
+        organization = selectors.organization_for_new(user=self.request.user, organization_id=organization_id)
+        return services.city_create(organization=organization, data=data, by=self.request.user)
 
-class VenueViewSet(viewsets.ReadOnlyModelViewSet):
+    def perform_update_with(self, city, data):
+        return services.city_update(city=city, data=data, by=self.request.user)
+
+
+@_write_schema(VenueInputSerializer, VenueSerializer)
+class VenueViewSet(WritableViewSet):
     serializer_class = VenueSerializer
+    input_serializer_class = VenueInputSerializer
 
     def get_queryset(self):
         return selectors.venue_list()
 
+    def perform_create_with(self, data, organization_id):
+        city = selectors.city_list().filter(id=data["city"]).first()
+        if city is None:
+            raise ApplicationError(f"Unknown city {data['city']}.", fields={"city": ["Unknown city."]})
+        if organization_id is None:
+            organization_id = city.organization_id
+        organization = selectors.organization_for_new(user=self.request.user, organization_id=organization_id)
+        data["city"] = city
+        return services.venue_create(organization=organization, data=data, by=self.request.user)
 
-class SeriesViewSet(viewsets.ReadOnlyModelViewSet):
+    def perform_update_with(self, venue, data):
+        return services.venue_update(venue=venue, data=data, by=self.request.user)
+
+
+CONFLICT_PAGE = extend_schema(
+    responses=ConflictSerializer(many=True),
+    description="Every conflict of the series' non-cancelled sessions, drafts included, with each other and "
+    "with other series' sessions (organizers of the series' organization).",
+)
+DRY_RUN = OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Validate and report; write nothing.")
+
+
+class CSVParser(BaseParser):
+    """``text/csv`` bodies for a plan upload; parsed into rows by the view."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> str:
+        try:
+            return stream.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise exceptions.ParseError("The CSV must be UTF-8.") from exc
+
+
+PLAN_FIELDS = set(SessionFieldsSerializer().fields)
+
+
+def _csv_rows(text: str) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    columns = [c.strip() for c in reader.fieldnames or []]
+    unknown = [c for c in columns if c not in PLAN_FIELDS]
+    if not columns or unknown:
+        known = ", ".join(sorted(PLAN_FIELDS))
+        raise ApplicationError(
+            "The CSV header must name session fields.",
+            fields={"file": [f"Unknown columns: {', '.join(unknown) or '(none)'}; use {known}."]},
+        )
+    rows = []
+    for raw in reader:
+        row = {}
+        for key, value in raw.items():
+            if key is None:
+                row.setdefault("__extra__", value)
+                continue
+            value = (value or "").strip()
+            if value == "":
+                continue
+            key = key.strip()
+            row[key] = [h for h in re.split(r"[;|\s]+", value) if h] if key == "hosts" else value
+        rows.append(row)
+    return rows
+
+
+def plan_rows_from(request) -> list:
+    data = request.data
+    if isinstance(data, str):
+        return _csv_rows(data)
+    if isinstance(data, list):
+        return data
+    upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+    if upload is not None:
+        try:
+            return _csv_rows(upload.read().decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise ApplicationError("The CSV must be UTF-8.", fields={"file": ["Not UTF-8 text."]}) from exc
+    if isinstance(data, dict) and isinstance(data.get("sessions"), list):
+        return data["sessions"]
+    raise ApplicationError(
+        "Send the plan as a JSON list of sessions, or a CSV upload (field 'file' or a text/csv body).",
+        fields={"rows": ["Expected a list of sessions."]},
+    )
+
+
+def parse_plan(raw_rows: list) -> tuple[list, dict[int, dict[str, list[str]]]]:
+    rows: list = []
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, raw in enumerate(raw_rows):
+        if not isinstance(raw, dict):
+            rows.append(None)
+            errors[index] = {"non_field_errors": ["Each row is an object of session fields."]}
+            continue
+        serializer = SessionFieldsSerializer(data=raw)
+        row_errors: dict[str, list[str]] = {}
+        if not serializer.is_valid():
+            row_errors = {name: [str(m) for m in msgs] for name, msgs in serializer.errors.items()}
+        unknown = sorted(set(raw) - PLAN_FIELDS)
+        for name in unknown:
+            row_errors[name] = ["Unknown field." if name != "__extra__" else "More values than columns."]
+        if row_errors:
+            rows.append(None)
+            errors[index] = row_errors
+        else:
+            rows.append(dict(serializer.validated_data))
+    return rows, errors
+
+
+@_write_schema(SeriesInputSerializer, SeriesSerializer)
+class SeriesViewSet(WritableViewSet):
     serializer_class = SeriesSerializer
+    input_serializer_class = SeriesInputSerializer
 
     def get_queryset(self):
         return selectors.series_list()
+
+    def perform_create_with(self, data, organization_id):
+        organization = selectors.organization_for_new(user=self.request.user, organization_id=organization_id)
+        return services.series_create(organization=organization, data=data, by=self.request.user)
+
+    def perform_update_with(self, series, data):
+        return services.series_update(series=series, data=data, by=self.request.user)
+
+    @CONFLICT_PAGE
+    @action(detail=True, methods=["get"], permission_classes=[OrganizersWrite])
+    def conflicts(self, request, pk=None):
+        series: Series = self.get_object()
+        _require_organizer_of(request, series.organization_id)
+        found = selectors.series_conflict_list(series=series)
+        page = self.paginate_queryset([conflict.as_pair_dict() for conflict in found])
+        return self.get_paginated_response(page)
+
+    @extend_schema(
+        request={
+            "application/json": SessionFieldsSerializer(many=True),
+            "multipart/form-data": PlanUploadSerializer,
+            "text/csv": OpenApiTypes.STR,
+        },
+        parameters=[DRY_RUN],
+        responses={200: PlanResultSerializer, 201: PlanResultSerializer},
+        description="A whole plan of draft sessions, all or nothing. A 400 names every bad row: "
+        '{"rows": {"<index>": {field: [messages]}}} (rows counted from 0, conflicts included).',
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, CSVParser, MultiPartParser, FormParser])
+    def plan(self, request, pk=None):
+        series: Series = self.get_object()
+        dry_run = bool(query_bool(request.query_params, "dry_run"))
+        rows, errors = parse_plan(plan_rows_from(request))
+        result = services.series_plan_import(
+            series=series, rows=rows, row_errors=errors, by=request.user, dry_run=dry_run
+        )
+        code = status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED
+        return Response(PlanResultSerializer(result).data, status=code)
 
 
 SESSION_FILTERS = [
@@ -48,10 +284,10 @@ def session_filters_from(params) -> selectors.SessionFilters:
         raise ApplicationError(
             f"Unknown kind {kind!r}.", fields={"kind": [f"Choose one of {', '.join(Session.Kind.values)}."]}
         )
-    status = params.get("status") or None
-    if status is not None and status not in Session.Status.values:
+    status_ = params.get("status") or None
+    if status_ is not None and status_ not in Session.Status.values:
         raise ApplicationError(
-            f"Unknown status {status!r}.", fields={"status": [f"Choose one of {', '.join(Session.Status.values)}."]}
+            f"Unknown status {status_!r}.", fields={"status": [f"Choose one of {', '.join(Session.Status.values)}."]}
         )
     return selectors.SessionFilters(
         series=query_int(params, "series"),
@@ -61,13 +297,24 @@ def session_filters_from(params) -> selectors.SessionFilters:
         starts_before=query_datetime(params, "starts_before"),
         available=query_bool(params, "available"),
         q=params.get("q") or None,
-        status=status,
+        status=status_,
     )
 
 
-@extend_schema_view(list=extend_schema(parameters=SESSION_FILTERS))
-class SessionViewSet(viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(
+    list=extend_schema(parameters=SESSION_FILTERS),
+    create=extend_schema(request=SessionInputSerializer, responses={201: SessionSerializer}),
+    update=extend_schema(request=SessionFieldsSerializer, responses={200: SessionSerializer}),
+    partial_update=extend_schema(
+        request=SessionFieldsSerializer,
+        responses={200: SessionSerializer},
+        description="Edit; rescheduling is a PATCH of starts_at/ends_at/venue (fans are emailed, the calendar "
+        "SEQUENCE goes up). Conflicts are 400 with code 'conflict'.",
+    ),
+)
+class SessionViewSet(WritableViewSet):
     serializer_class = SessionSerializer
+    input_serializer_class = SessionFieldsSerializer
 
     def get_queryset(self):
         if self.action == "list":
@@ -75,3 +322,31 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
                 user=self.request.user, filters=session_filters_from(self.request.query_params)
             )
         return selectors.session_list(user=self.request.user)
+
+    def output(self, session):
+        return SessionSerializer(selectors.session_get(user=self.request.user, session_id=session.id)).data
+
+    def create(self, request, *args, **kwargs):
+        data = _valid(SessionInputSerializer, request.data)
+        series = selectors.series_list().filter(id=data.pop("series")).first()
+        if series is None:
+            raise ApplicationError("Unknown series.", fields={"series": ["Unknown series."]})
+        session = services.session_create(series=series, data=data, by=request.user)
+        return Response(self.output(session), status=status.HTTP_201_CREATED)
+
+    def perform_update_with(self, session, data):
+        return services.session_update(session=session, data=data, by=self.request.user)
+
+    @extend_schema(request=None, responses={200: SessionSerializer})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        session = services.session_publish(session=self.get_object(), by=request.user)
+        return Response(self.output(session))
+
+    @extend_schema(request=SessionCancelSerializer, responses={200: SessionSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        session = self.get_object()
+        data = _valid(SessionCancelSerializer, request.data)
+        session = services.session_cancel(session=session, reason=data["reason"], by=request.user)
+        return Response(self.output(session))

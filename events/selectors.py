@@ -7,9 +7,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.selectors import organizer_organization_ids
+from accounts.models import Organization, User
+from accounts.selectors import is_organizer_of, organizer_organization_ids
+from events import conflicts
 from events.models import City, Series, Session, Venue
+from project.errors import ApplicationError
 
 
 def city_list() -> QuerySet[City]:
@@ -100,3 +102,32 @@ def calendar_sessions_of_series(*, series_id: int, city_id: int | None = None) -
         .prefetch_related("series__organization", "city", "venue")
         .order_by("starts_at", "id")
     )
+
+
+def organization_for_new(*, user: User, organization_id: int | None) -> Organization:
+    """The organization a new city, venue or series belongs to. It may be left out by an organizer of
+    exactly one organization; naming one the user does not organize is a 403."""
+    if organization_id is not None:
+        organization = Organization.objects.filter(id=organization_id).first()
+        if organization is None:
+            raise ApplicationError(
+                f"Unknown organization {organization_id}.", fields={"organization": ["Unknown organization."]}
+            )
+        if not is_organizer_of(user=user, organization_id=organization.id):
+            raise ApplicationError(
+                "Only organizers of this organization may plan for it.", code="permission_denied", status_code=403
+            )
+        return organization
+    ids = organizer_organization_ids(user=user)
+    if ids is not None and len(ids) == 1:
+        return Organization.objects.get(id=next(iter(ids)))
+    raise ApplicationError(
+        "Say which organization this belongs to.",
+        fields={"organization": ["Required: you organize more than one organization."]},
+    )
+
+
+def series_conflict_list(*, series: Series) -> list[conflicts.Conflict]:
+    """Every conflict of the series' non-cancelled sessions, drafts included (a constant number of
+    queries, see events.conflicts)."""
+    return conflicts.series_conflicts(series_id=series.id)

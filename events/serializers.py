@@ -130,3 +130,112 @@ class SessionSerializer(LocalTimeMixin, serializers.ModelSerializer):
     @extend_schema_field(CalendarLinksSerializer)
     def get_calendar_links(self, session: Session) -> dict[str, str]:
         return calendar_links(session)
+
+
+# --- input: what organizers send (the services check the business rules) ------------------------
+
+
+class CityInputSerializer(serializers.Serializer):
+    organization = serializers.IntegerField(required=False, help_text="Optional for an organizer of one organization.")
+    name = serializers.CharField(max_length=120)
+    local_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    timezone = TimeZoneField(max_length=64)
+
+
+class VenueInputSerializer(serializers.Serializer):
+    organization = serializers.IntegerField(required=False, help_text="Optional: defaults to the city's.")
+    city = serializers.IntegerField()
+    name = serializers.CharField(max_length=200)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, help_text="Default: the city's.")
+    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False, help_text="Default: the city's.")
+    timezone = TimeZoneField(max_length=64, required=False, help_text="Default: the city's.")
+    max_capacity = serializers.IntegerField(min_value=0)
+    outdoor = serializers.BooleanField(required=False)
+
+
+class SeriesInputSerializer(serializers.Serializer):
+    organization = serializers.IntegerField(required=False, help_text="Optional for an organizer of one organization.")
+    title = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=120, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    partners = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+
+
+class SessionFieldsSerializer(serializers.Serializer):
+    """One session as organizers write it (a plan row too). Times need an offset."""
+
+    kind = serializers.ChoiceField(choices=Session.Kind.choices, required=False)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    city = serializers.IntegerField(required=False, allow_null=True, help_text="Default: the venue's city.")
+    venue = serializers.IntegerField(required=False, allow_null=True, help_text="Required except for livestreams.")
+    hosts = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="User ids.")
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField()
+    capacity = serializers.IntegerField(min_value=0, required=False, help_text="Default: the venue's maximum.")
+    registration_opens_at = AwareDateTimeField(required=False, allow_null=True)
+    registration_closes_at = AwareDateTimeField(required=False, allow_null=True)
+    priority_opens_at = AwareDateTimeField(required=False, allow_null=True)
+    waitlist_enabled = serializers.BooleanField(required=False)
+
+
+class SessionInputSerializer(SessionFieldsSerializer):
+    series = serializers.IntegerField(help_text="Only when creating.")
+
+
+class SessionCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class PlanUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV with a header row of session fields; hosts separated by ';'.")
+
+
+class PlannedSessionSerializer(LocalTimeMixin, serializers.Serializer):
+    """A session of a plan: saved (with an id) or, in a dry run, as it would be saved."""
+
+    id = serializers.IntegerField(allow_null=True)
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    city = serializers.IntegerField(source="city_id")
+    venue = serializers.IntegerField(source="venue_id", allow_null=True)
+    hosts = serializers.ListField(child=serializers.IntegerField(), source="planned_host_ids")
+    starts_at = LocalDateTimeField()
+    ends_at = LocalDateTimeField()
+    timezone = serializers.CharField()
+    capacity = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class PlanResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    created = serializers.IntegerField()
+    count = serializers.SerializerMethodField()
+    sessions = PlannedSessionSerializer(many=True)
+
+    def get_count(self, result) -> int:
+        return len(result.sessions)
+
+
+class ConflictSerializer(serializers.Serializer):
+    """One conflict of a series (documentation of the shape; kind-specific keys are optional)."""
+
+    kind = serializers.CharField(
+        help_text="venue_double_booked, host_double_booked, host_travel or night_shoot_before_dusk."
+    )
+    field = serializers.CharField(help_text="The session field to change to resolve it.")
+    message = serializers.CharField()
+    session = serializers.IntegerField()
+    sessions = serializers.ListField(child=serializers.IntegerField(), help_text="One or two session ids.")
+    first = serializers.DictField()
+    second = serializers.DictField(required=False)
+    host = serializers.IntegerField(required=False)
+    hosts = serializers.ListField(child=serializers.IntegerField(), required=False)
+    dusk = serializers.CharField(required=False, allow_null=True, help_text="Civil dusk, local time.")
+    changeover_minutes = serializers.IntegerField(required=False)
+    distance_km = serializers.FloatField(required=False)
+    required_minutes = serializers.IntegerField(required=False)
+    available_minutes = serializers.IntegerField(required=False)
