@@ -111,20 +111,25 @@ class ViewerConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if text_data is None:
-            await self.close(code=CLOSE_UNSUPPORTED)
+            await self._reject(CLOSE_UNSUPPORTED)
             return
         if len(text_data) > MAX_FRAME:
-            await self.close(code=CLOSE_TOO_BIG)
+            await self._reject(CLOSE_TOO_BIG)
             return
         try:
             message = json.loads(text_data)
         except ValueError:
-            await self.close(code=CLOSE_MALFORMED)
+            await self._reject(CLOSE_MALFORMED)
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self.close(code=CLOSE_MALFORMED)
+            await self._reject(CLOSE_MALFORMED)
             return
         # {"type": "heartbeat"} keeps proxies from closing an idle socket; anything else is ignored.
+
+    async def _reject(self, code: int) -> None:
+        """Stop counting this socket at once, then close it; other sockets are not touched."""
+        await self.disconnect(code)
+        await self.close(code=code)
 
     async def push_text(self, text: str) -> None:
         await self.send(text_data=text)

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from streams import selectors, services
-from streams.presence import Figures, Floors, PresenceUnavailable, StreamReport, get_backend
+from streams.presence import Figures, Floors, PresenceUnavailable, StreamReport, aclose_backends, get_backend
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,15 @@ class Hub:
         self._bind()
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name="presence-ticker")
+
+    async def stop(self) -> None:
+        """Cancel the ticker and pending sends of this loop (tests, shutdown)."""
+        tasks = [t for t in [self.task, *self._delivery] if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.task = None
+        await aclose_backends()
 
     # --- the ticker ----------------------------------------------------------------------------
     async def _run(self) -> None:

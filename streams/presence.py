@@ -436,6 +436,7 @@ class RedisPresence(PresenceBackend):
 _backend: PresenceBackend | None = None
 _backend_key: tuple[str, str] | None = None
 _backend_lock = threading.Lock()
+_retired: list[PresenceBackend] = []  # replaced after a settings change; closed by aclose_backends()
 
 
 def get_backend() -> PresenceBackend:
@@ -445,6 +446,8 @@ def get_backend() -> PresenceBackend:
     key = (settings.REDIS_URL or "", settings.PRESENCE_REDIS_PREFIX)
     with _backend_lock:
         if _backend is None or _backend_key != key:
+            if _backend is not None:
+                _retired.append(_backend)
             _backend = RedisPresence(key[0], key[1]) if key[0] else MemoryPresence()
             _backend_key = key
         return _backend
@@ -454,5 +457,16 @@ def reset_backend() -> None:
     """Forget the process's backend (tests)."""
     global _backend, _backend_key
     with _backend_lock:
+        if _backend is not None:
+            _retired.append(_backend)
         _backend = None
         _backend_key = None
+
+
+async def aclose_backends() -> None:
+    """Close the async clients of the current and replaced backends in the running loop."""
+    with _backend_lock:
+        backends = [*_retired, *([_backend] if _backend is not None else [])]
+        _retired.clear()
+    for backend in backends:
+        await backend.aclose()

@@ -1,0 +1,295 @@
+"""Consumer rules with the in-process WebsocketCommunicator (real servers: test_live_servers.py)."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.routing import URLRouter
+from channels.testing.websocket import WebsocketCommunicator
+from rest_framework.authtoken.models import Token
+
+from events.models import Session
+from project.ws_auth import TokenOrSessionAuthMiddleware
+from streams import hub, services
+from streams.routing import websocket_urlpatterns
+from tests.factories import SessionFactory, StreamFactory, UserFactory, host_of, organizer_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection(monkeypatch):
+    """Channels closes "old" database connections around every database_sync_to_async call and
+    every received frame; in a test that would close the connection holding the test transaction.
+    (The real-server tests in test_live_servers.py run with Channels' cleanup untouched.)"""
+    import channels.consumer
+    import channels.db
+
+    async def _noop_async() -> None:
+        return None
+
+    monkeypatch.setattr(channels.db, "close_old_connections", lambda: None)
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", _noop_async)
+
+
+APP = TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+
+
+@pytest.fixture(autouse=True)
+def _fast_ticks(settings):
+    settings.PRESENCE_TICK_SECONDS = 0.05
+    settings.PRESENCE_SAMPLE_SECONDS = 0.2
+
+
+@pytest.fixture
+def stream(organization, host):
+    session = SessionFactory(series__organization=organization, kind=Session.Kind.LIVESTREAM)
+    return StreamFactory(session=session, hosts=[host])
+
+
+def token(user) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def path(stream_id: int, *, host: bool = False, user=None, viewer: str | None = None) -> str:
+    url = f"/ws/streams/{stream_id}/" + ("host/" if host else "")
+    query = []
+    if user is not None:
+        query.append(f"token={token(user)}")
+    if viewer:
+        query.append(f"viewer={viewer}")
+    return url + ("?" + "&".join(query) if query else "")
+
+
+def run(scenario):
+    """Run an async scenario in a fresh loop and stop this loop's ticker afterwards."""
+
+    async def wrapped():
+        try:
+            return await scenario()
+        finally:
+            await hub.get_hub().stop()
+
+    return async_to_sync(wrapped)()
+
+
+async def connect(url: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(APP, url)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def next_figures(communicator, *, until=lambda m: True, timeout: float = 3.0) -> dict:
+    """The first viewers message that satisfies ``until``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        assert remaining > 0, "no matching message in time"
+        message = json.loads(await communicator.receive_from(timeout=remaining))
+        assert message["type"] == "viewers"
+        if until(message):
+            return message
+
+
+async def closed_with(communicator) -> int:
+    output = await communicator.receive_output(timeout=2)
+    while output["type"] != "websocket.close":
+        output = await communicator.receive_output(timeout=2)
+    return output.get("code")
+
+
+def test_viewer_receives_the_contract_message(stream):
+    async def scenario():
+        viewer = await connect(path(stream.id))
+        message = await next_figures(viewer, until=lambda m: m["concurrent"] == 1)
+        assert {"type", "concurrent", "peak", "total_views", "at"} <= set(message)
+        assert message["peak"] >= 1
+        assert message["total_views"] == 1
+        assert "unique_viewers" not in message
+        await viewer.disconnect()
+
+    run(scenario)
+
+
+def test_unknown_stream_is_closed_with_4404(db):
+    async def scenario():
+        viewer = await connect(path(999999))
+        assert await closed_with(viewer) == 4404
+
+    run(scenario)
+
+
+def test_stream_of_a_draft_session_is_hidden_from_anonymous_viewers(organization):
+    hidden = StreamFactory(session=SessionFactory(series__organization=organization, status=Session.Status.DRAFT))
+
+    async def scenario():
+        assert await closed_with(await connect(path(hidden.id))) == 4404
+
+    run(scenario)
+
+
+def test_host_channel_closes_everyone_else_with_4403(organization, stream):
+    fan = UserFactory()
+    other_host = host_of(organization)
+    stranger = organizer_of(StreamFactory().organization)
+    urls = [path(stream.id, host=True), *(path(stream.id, host=True, user=u) for u in (fan, other_host, stranger))]
+
+    async def scenario():
+        for url in urls:
+            assert await closed_with(await connect(url)) == 4403, url
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("who", ["stream_host", "organizer"])
+def test_host_channel_adds_unique_viewers_and_platforms(who, host, organizer, stream):
+    user = host if who == "stream_host" else organizer
+    dashboard_url = path(stream.id, host=True, user=user)
+
+    async def scenario():
+        dashboard = await connect(dashboard_url)
+        viewer = await connect(path(stream.id))
+        message = await next_figures(dashboard, until=lambda m: m["concurrent"] == 1)
+        assert message["unique_viewers"] == 1
+        assert message["platforms"] == {"web": 1}
+        await viewer.disconnect()
+        await dashboard.disconnect()
+
+    run(scenario)
+
+
+def test_host_dashboard_is_not_counted_as_a_viewer(host, stream):
+    dashboard_url = path(stream.id, host=True, user=host)
+
+    async def scenario():
+        dashboard = await connect(dashboard_url)
+        message = await next_figures(dashboard)
+        await asyncio.sleep(0.2)
+        assert message["concurrent"] == 0
+        assert await dashboard.receive_nothing(timeout=0.2)
+        await dashboard.disconnect()
+
+    run(scenario)
+
+
+def test_heartbeats_and_other_messages_are_ignored(stream):
+    async def scenario():
+        viewer = await connect(path(stream.id))
+        await next_figures(viewer, until=lambda m: m["concurrent"] == 1)
+        for frame in ({"type": "heartbeat"}, {"type": "viewers", "concurrent": 10**6}, {"type": "chat", "x": 1}):
+            await viewer.send_to(text_data=json.dumps(frame))
+        assert await viewer.receive_nothing(timeout=0.3)  # no reply, no close, figures unchanged
+        await viewer.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"bytes_data": b"\x00\x01"}, 1003),
+        ({"text_data": json.dumps({"type": "heartbeat", "pad": "x" * 5000})}, 1009),
+        ({"text_data": "{not json"}, 4400),
+        ({"text_data": "[1, 2]"}, 4400),
+    ],
+)
+def test_bad_frame_closes_only_that_socket(frame, code, stream):
+    async def scenario():
+        bad = await connect(path(stream.id))
+        good = await connect(path(stream.id))
+        await next_figures(good, until=lambda m: m["concurrent"] == 2)
+        await bad.send_to(**frame)
+        assert await closed_with(bad) == code
+        message = await next_figures(good, until=lambda m: m["concurrent"] == 1)
+        assert message["peak"] == 2
+        await good.disconnect()
+
+    run(scenario)
+
+
+def test_one_viewer_in_three_tabs_is_one_unique_viewer_and_one_view(host, stream):
+    dashboard_url, tab_url = path(stream.id, host=True, user=host), path(stream.id, user=UserFactory())
+
+    async def scenario():
+        dashboard = await connect(dashboard_url)
+        tabs = [await connect(tab_url) for _ in range(3)]
+        message = await next_figures(dashboard, until=lambda m: m["concurrent"] == 3)
+        assert (message["unique_viewers"], message["total_views"]) == (1, 1)
+        for tab in tabs:
+            await tab.disconnect()
+        await dashboard.disconnect()
+
+    run(scenario)
+
+
+def test_reload_within_grace_is_not_a_new_view_but_a_later_return_is(settings, stream):
+    settings.PRESENCE_VIEW_GRACE_SECONDS = 0.6
+
+    async def scenario():
+        watcher = await connect(path(stream.id, viewer="watcher-0001"))
+        first = await connect(path(stream.id, viewer="browser-0001"))
+        await next_figures(watcher, until=lambda m: m["concurrent"] == 2 and m["total_views"] == 2)
+        await first.disconnect()
+        await asyncio.sleep(0.15)
+        reload = await connect(path(stream.id, viewer="browser-0001"))
+        message = await next_figures(watcher, until=lambda m: m["concurrent"] == 2)
+        assert message["total_views"] == 2
+        await reload.disconnect()
+        await asyncio.sleep(0.9)  # longer than the grace
+        back = await connect(path(stream.id, viewer="browser-0001"))
+        message = await next_figures(watcher, until=lambda m: m["concurrent"] == 2 and m["total_views"] > 2)
+        assert message["total_views"] == 3
+        await back.disconnect()
+        await watcher.disconnect()
+
+    run(scenario)
+
+
+def test_redis_outage_shows_the_last_figures_marked_stale(settings, stream, dead_port):
+    settings.REDIS_URL = f"redis://127.0.0.1:{dead_port}/0"
+
+    async def scenario():
+        viewer = await connect(path(stream.id))
+        # No figures could ever be read: nothing is pushed rather than an error; the socket stays open.
+        assert await viewer.receive_nothing(timeout=0.4)
+        await viewer.disconnect()
+
+    run(scenario)
+
+
+def test_figures_turn_stale_when_the_store_goes_away_and_fresh_when_it_returns(settings, stream, dead_port):
+    async def scenario():
+        viewer = await connect(path(stream.id))
+        await next_figures(viewer, until=lambda m: m["concurrent"] == 1 and m["stale"] is False)
+        good_url = settings.REDIS_URL
+        settings.REDIS_URL = f"redis://127.0.0.1:{dead_port}/0"
+        stale = await next_figures(viewer, until=lambda m: m["stale"] is True)
+        assert stale["concurrent"] == 1
+        settings.REDIS_URL = good_url
+        await next_figures(viewer, until=lambda m: m["stale"] is False)
+        await viewer.disconnect()
+
+    run(scenario)
+
+
+def test_ending_the_stream_freezes_the_figures_for_its_viewers(stream):
+    async def scenario():
+        viewer = await connect(path(stream.id))
+        await next_figures(viewer, until=lambda m: m["concurrent"] == 1)
+        await _end(stream)
+        final = await next_figures(viewer, until=lambda m: m["status"] == "ended")
+        assert (final["concurrent"], final["peak"], final["total_views"]) == (0, 1, 1)
+        late = await connect(path(stream.id))
+        assert (await next_figures(late))["total_views"] == 1
+        await late.disconnect()
+        await viewer.disconnect()
+
+    run(scenario)
+
+
+async def _end(stream):
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(lambda: services.stream_end(stream=stream))()
