@@ -10,12 +10,6 @@ urlpatterns = [
     path("streams/<int:stream_id>/", views.stream_detail, name="stream-page"),
     path("streams/<int:stream_id>/host/", views.stream_host, name="stream-host"),
     path("accounts/signup/", views.signup, name="signup-page"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            template_name="frontend/login.html", next_page="my-sessions", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
 ]

@@ -2,6 +2,7 @@
 API (see static/frontend/app.js), except sign-up, which calls accounts.services directly."""
 
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -17,6 +18,7 @@ from events import selectors as event_selectors
 from events.models import Session
 from frontend import selectors
 from frontend.forms import SessionFilterForm, SignupForm
+from frontend.throttles import retry_after
 from project.errors import ApplicationError
 from streams.models import Stream
 
@@ -88,6 +90,27 @@ def my_sessions(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/my_sessions.html", {"upcoming": upcoming, "past": past})
 
 
+def _too_many(request: HttpRequest, template: str, context: dict, wait: int) -> HttpResponse:
+    context = {**context, "throttled": f"Too many attempts from your network. Please try again in {wait} seconds."}
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, with the API's ``login`` throttle on attempts."""
+
+    template_name = "frontend/login.html"
+    next_page = "my-sessions"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        wait = retry_after(request, scope="login")
+        if wait is not None:
+            return _too_many(request, self.template_name, self.get_context_data(form=self.get_form()), wait)
+        return super().post(request, *args, **kwargs)
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
@@ -96,6 +119,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(next_url or "home")
     form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        wait = retry_after(request, scope="signup")
+        if wait is not None:
+            return _too_many(request, "frontend/signup.html", {"form": SignupForm(), "next": next_url}, wait)
     if request.method == "POST" and form.is_valid():
         try:
             user = account_services.user_signup(**form.cleaned_data)

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import User
 from events.models import Session
@@ -429,3 +430,38 @@ def test_static_files_are_served():
         response.close()
         assert response.status_code == 200, name
         assert body.strip(), name
+
+
+@pytest.fixture
+def small_rates(monkeypatch):
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "login": "5/min", "signup": "3/hour"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+
+
+@pytest.mark.throttled
+def test_login_page_shares_the_apis_login_throttle(small_rates):
+    UserFactory(username="ming")
+    client = Client()
+    for _ in range(2):
+        client.post("/api/auth/token/", {"username": "ming", "password": "guess"}, content_type="application/json")
+    statuses = [
+        client.post("/accounts/login/", {"username": "ming", "password": "guess"}).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]  # 2 API + 3 page attempts use up the 5 per minute
+    refused = client.post("/accounts/login/", {"username": "ming", "password": "correct-horse-battery"})
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.content.decode() and int(refused["Retry-After"]) > 0
+    assert "_auth_user_id" not in client.session
+    assert client.get("/accounts/login/").status_code == 200  # only attempts count
+
+
+@pytest.mark.throttled
+def test_signup_page_is_throttled_per_address(small_rates):
+    client = Client()
+    for n in range(3):
+        client.post("/accounts/signup/", {"username": f"bot{n}", "email": "b@example.com", "password": "weak"})
+    response = client.post(
+        "/accounts/signup/", {"username": "onemore", "email": "o@example.com", "password": "night-shoot-2026"}
+    )
+    assert response.status_code == 429
+    assert not User.objects.filter(username="onemore").exists()
