@@ -135,3 +135,31 @@ def test_a_logged_in_session_cookie_is_not_needed_nor_used(as_user, fan):
     RegistrationFactory(fan=other)
     body = as_user(other).get(feed_path(subscribe(as_user, fan))).content
     assert set(events_by_uid(body)) == {f"session-{mine.id}@127.0.0.1"}
+
+
+def test_fan_feed_takes_the_same_queries_for_2_or_30_sessions(as_user, api_client):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for sessions in (2, 30):
+        fan = UserFactory()
+        for _ in range(sessions):
+            RegistrationFactory(fan=fan)
+        path = feed_path(subscribe(as_user, fan))
+        cache.clear()
+        with CaptureQueriesContext(connection) as ctx:
+            body = api_client.get(path).content
+        assert body.count(b"BEGIN:VEVENT") == sessions
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1] == 3  # token, fingerprint, registrations with their sessions
+
+
+def test_head_request_has_the_headers_and_no_body(as_user, api_client, fan):
+    RegistrationFactory(fan=fan)
+    response = api_client.head(feed_path(subscribe(as_user, fan)))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response["ETag"]
+    assert response.content == b""
