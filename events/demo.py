@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
+from events.conflicts import civil_twilight
 from events.demo_data import CITIES, HOSTS, PARTNERS, TALK_TOPICS
 from events.models import City, Series, Session, Venue
 from registrations.models import PriorityCode
@@ -162,6 +163,16 @@ def _talks(series, month_start, days, places, hosts) -> list[Session]:
     return sessions
 
 
+def _after_dusk(starts_at: dt.datetime, site: Venue) -> dt.datetime:
+    """20:00, or the first quarter hour after civil dusk at the site when dusk is later (summer, and
+    the far west on Beijing time): a night shoot must start in the dark (events.conflicts)."""
+    _, dusk = civil_twilight(site.latitude, site.longitude, site.timezone, starts_at.date())
+    if dusk <= starts_at:
+        return starts_at
+    quarter = dt.timedelta(minutes=15)
+    return starts_at + quarter * -(-(dusk - starts_at) // quarter)
+
+
 def _night_shoots(series, month_start, days, places, hosts) -> list:
     sessions = []
     for k in range(NIGHT_SHOOT_COUNT):
@@ -169,7 +180,7 @@ def _night_shoots(series, month_start, days, places, hosts) -> list:
         city_index = k % len(places)
         city, _, site = places[city_index]
         day = month_start + dt.timedelta(days=day_index)
-        starts_at = _at(day, 20, 0, city.timezone)
+        starts_at = _after_dusk(_at(day, 20, 0, city.timezone), site)
         session = Session(
             series=series,
             kind=Session.Kind.NIGHT_SHOOT,
