@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,8 +51,9 @@ def server_database_url(tmp_path: Path) -> str:
 
 
 @contextmanager
-def asgi_server(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Runs ``project.asgi`` under uvicorn on 127.0.0.1 and a free port; yields its base URL."""
+def asgi_server(database_url: str, extra_env: dict[str, str] | None = None, port: int = 0) -> Iterator[str]:
+    """Runs ``project.asgi`` under uvicorn on 127.0.0.1 and a free port (or ``port``, e.g. to restart
+    a server where its clients expect it); yields its base URL."""
     env = dict(os.environ)
     env.update(
         {
@@ -67,12 +69,14 @@ def asgi_server(database_url: str, extra_env: dict[str, str] | None = None) -> I
             # The same hashers as the tests (they use a fast one), so factory passwords work.
             "DJANGO_PASSWORD_HASHERS": ",".join(settings.PASSWORD_HASHERS),
             "PYTHONUNBUFFERED": "1",
+            # On Redis, live figures of earlier tests' servers must not leak into this one.
+            "PRESENCE_REDIS_PREFIX": f"test-{uuid.uuid4().hex}:presence",
         }
     )
     env.update(extra_env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", "0"]
-        + ["--lifespan", "off", "--log-level", "info", "--no-access-log"],
+        [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--lifespan", "off", "--log-level", "info", "--no-access-log", "--timeout-graceful-shutdown", "2"],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -4,6 +4,7 @@ uvicorn server on the test database. Screenshots go to $APERTURE_SCREENSHOTS whe
 import datetime as dt
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -199,4 +200,34 @@ def test_stream_page_count_rises_when_a_second_viewer_connects(tmp_path):
 
         second.context.close()
         expect(count).to_have_attribute("data-value", "1")
+        chromium.close()
+
+
+@pytest.mark.skipif(not _route_exists("/api/streams/1/stats/"), reason="the live audience (streams) is not on main yet")
+def test_stream_page_marks_the_count_stale_and_reconnects_after_a_server_restart(tmp_path):
+    stream = StreamFactory(status="live", started_at=timezone.now())
+    database_url = server_database_url(tmp_path)
+    # Both servers share one presence namespace; on Redis the first one's viewers (it had no chance
+    # to say goodbye) drop out when its liveness key expires, shortened here to keep the test short.
+    shared = {"PRESENCE_REDIS_PREFIX": f"test-{uuid.uuid4().hex}:presence", "PRESENCE_LIVENESS_SECONDS": "2"}
+
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        expect = sync_api.expect
+        page = chromium.new_page()
+        page.set_default_timeout(15_000)
+        conn = page.locator("[data-conn]")
+        count = page.locator('[data-field="concurrent"]')
+        with asgi_server(database_url, shared) as base_url:
+            page.goto(f"{base_url}/streams/{stream.id}/")
+            expect(conn).to_have_text("Live")
+            expect(count).to_have_attribute("data-value", "1")
+        port = int(base_url.rsplit(":", 1)[1])
+
+        expect(conn).to_contain_text("Disconnected; the figures may be stale. Reconnecting")
+        expect(page.locator("[data-live]")).to_have_attribute("data-state", "stale")
+
+        with asgi_server(database_url, shared, port=port):
+            expect(conn).to_have_text("Live")  # backoff retries reach the new server
+            expect(count).to_have_attribute("data-value", "1")
         chromium.close()
