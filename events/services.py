@@ -550,8 +550,8 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
         if not changed:
             locked.save(update_fields=["updated_at"])
     if capacity_raised:
-        promoted = waitlist_fill(session=locked)
-        _notify_promoted(locked, promoted)
+        # Promoted fans are emailed after commit by the registrations app.
+        waitlist_fill(session=locked)
     if moved:
         notifications.notify_fans_on_commit(session=locked, change=notifications.RESCHEDULED, previous=before)
     return locked
@@ -559,17 +559,6 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
 
 def _differs(a: Any, b: Any) -> bool:
     return _ref_id(a) != _ref_id(b) if isinstance(a, Model) or isinstance(b, Model) else a != b
-
-
-def _notify_promoted(session: Session, promoted: list) -> None:
-    """Telling promoted fans belongs to the registrations app; use its hook when it offers one."""
-    if not promoted:
-        return
-    from registrations import services as registration_services
-
-    notify = getattr(registration_services, "notify_promoted_on_commit", None)
-    if notify is not None:
-        notify(session=session, registrations=promoted)
 
 
 @transaction.atomic

@@ -157,3 +157,36 @@ def test_raising_capacity_promotes_waitlisted_fans_in_order(booked, organizer):
     assert statuses[regs[3].id] == ("confirmed", None)
     assert statuses[regs[4].id] == ("waitlisted", 1)
     assert resized.sequence == 0
+
+
+def test_fans_promoted_by_a_capacity_raise_are_emailed_after_commit(
+    booked, organizer, mailoutbox, django_capture_on_commit_callbacks
+):
+    regs = register(booked, confirmed=2, waitlisted=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.session_update(session=booked, data={"capacity": 3}, by=organizer)
+    assert [m.to for m in mailoutbox] == [[regs[2].fan.email]]
+
+
+def test_moving_earlier_than_registration_closes_closes_it_at_the_new_start(booked, organizer):
+    assert booked.registration_closes_at == booked.starts_at - dt.timedelta(hours=1)
+    earlier = booked.starts_at - dt.timedelta(hours=2)
+    moved = services.session_update(
+        session=booked, data={"starts_at": earlier, "ends_at": earlier + dt.timedelta(hours=2)}, by=organizer
+    )
+    assert moved.registration_closes_at == earlier
+
+
+def test_moving_earlier_than_an_explicit_registration_close_is_refused(booked, organizer):
+    earlier = booked.starts_at - dt.timedelta(hours=3)
+    with pytest.raises(ApplicationError) as excinfo:
+        services.session_update(
+            session=booked,
+            data={
+                "starts_at": earlier,
+                "ends_at": earlier + dt.timedelta(hours=2),
+                "registration_closes_at": booked.starts_at,
+            },
+            by=organizer,
+        )
+    assert "registration_closes_at" in excinfo.value.fields
