@@ -1,52 +1,92 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
+from events import services
 from events.models import City, Series, Session, Venue
-from project.admin_mixins import OrganizationScopedAdmin
+from project.admin_mixins import OrganizationScopedAdmin, ServiceBackedAdmin
+from project.errors import ApplicationError
+
+
+def _data(form, names) -> dict:
+    return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
 
 
 class VenueInline(admin.TabularInline):
     model = Venue
     extra = 0
-    fields = ["name", "address", "latitude", "longitude", "timezone", "max_capacity", "outdoor", "organization"]
+    fields = ["name", "address", "timezone", "max_capacity", "outdoor"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # venues are added on their own page, through the planning services
 
 
 @admin.register(City)
-class CityAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class CityAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin):
     list_display = ["name", "local_name", "timezone", "latitude", "longitude", "organization"]
     list_filter = ["organization", "timezone"]
     search_fields = ["name", "local_name"]
     inlines = [VenueInline]
 
+    def service_save(self, request, obj, form, change):
+        data = _data(form, services.CITY_FIELDS)
+        if change:
+            return services.city_update(city=obj, data=data, by=request.user)
+        return services.city_create(organization=form.cleaned_data["organization"], data=data, by=request.user)
+
 
 @admin.register(Venue)
-class VenueAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class VenueAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin):
     list_display = ["name", "city", "max_capacity", "outdoor", "timezone"]
     list_filter = ["outdoor", "city", "organization"]
     search_fields = ["name", "address", "city__name", "city__local_name"]
     autocomplete_fields = ["city"]
+
+    def service_save(self, request, obj, form, change):
+        data = _data(form, services.VENUE_FIELDS)
+        if change:
+            return services.venue_update(venue=obj, data=data, by=request.user)
+        return services.venue_create(organization=form.cleaned_data["organization"], data=data, by=request.user)
 
 
 class SessionInline(admin.TabularInline):
     model = Session
     extra = 0
     fields = ["title", "kind", "status", "city", "venue", "starts_at", "ends_at", "capacity", "confirmed_count"]
-    readonly_fields = ["confirmed_count"]
-    autocomplete_fields = ["city", "venue"]
+    readonly_fields = fields
     show_change_link = True
     ordering = ["starts_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        # Sessions are planned on their own page (or in bulk through the API), where every rule applies.
+        return False
 
 
 @admin.register(Series)
-class SeriesAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class SeriesAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin):
     list_display = ["title", "organization", "created_at"]
     list_filter = ["organization"]
     search_fields = ["title", "description"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [SessionInline]
 
+    def service_save(self, request, obj, form, change):
+        data = _data(form, services.SERIES_FIELDS)
+        if change:
+            return services.series_update(series=obj, data=data, by=request.user)
+        return services.series_create(organization=form.cleaned_data["organization"], data=data, by=request.user)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea, help_text="Goes into the email every registered fan receives.")
+
 
 @admin.register(Session)
-class SessionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin):
     organization_path = "series__organization"
     list_display = [
         "title",
@@ -64,7 +104,17 @@ class SessionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     search_fields = ["title", "description", "city__name", "city__local_name", "venue__name"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["city", "venue", "hosts"]
-    readonly_fields = ["confirmed_count", "waitlist_count", "sequence", "created_at", "updated_at"]
+    readonly_fields = [
+        "status",
+        "cancel_reason",
+        "timezone",
+        "confirmed_count",
+        "waitlist_count",
+        "sequence",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["publish_sessions", "cancel_sessions"]
     fieldsets = [
         (None, {"fields": ["series", "kind", "title", "description", "status", "cancel_reason"]}),
         ("Where and when", {"fields": ["city", "venue", "timezone", "starts_at", "ends_at", "hosts"]}),
@@ -84,3 +134,43 @@ class SessionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         ),
         ("Calendar", {"fields": ["sequence", "created_at", "updated_at"]}),
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A session stays in its series; status changes go through the publish and cancel actions.
+        return [*self.readonly_fields, "series"] if obj else self.readonly_fields
+
+    def service_save(self, request, obj, form, change):
+        data = _data(form, services.SESSION_FIELDS)
+        if change:
+            return services.session_update(session=obj, data=data, by=request.user)
+        return services.session_create(series=form.cleaned_data["series"], data=data, by=request.user)
+
+    @admin.action(description="Publish selected sessions")
+    def publish_sessions(self, request, queryset):
+        published = 0
+        for session in queryset:
+            try:
+                services.session_publish(session=session, by=request.user)
+                published += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{session}: {exc.message}", messages.ERROR)
+        if published:
+            self.message_user(request, f"Published {published} session(s).", messages.SUCCESS)
+
+    @admin.action(description="Cancel selected sessions (tells every registered fan)")
+    def cancel_sessions(self, request, queryset):
+        form = CancelForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Cancel sessions",
+                "sessions": queryset,
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/events/session/cancel_sessions.html", context)
+        for session in queryset:
+            services.session_cancel(session=session, reason=form.cleaned_data["reason"], by=request.user)
+        self.message_user(request, f"Cancelled {queryset.count()} session(s); the fans are told.", messages.SUCCESS)
+        return None

@@ -1,4 +1,5 @@
 import datetime as dt
+import zoneinfo
 
 import pytest
 
@@ -42,3 +43,116 @@ def test_organizers_see_only_their_own_organization_in_the_admin(client, organiz
     client.login(username="organizer", password="aperture-organizer")
     assert client.get(f"/admin/events/session/{other.id}/change/").status_code == 302
     assert b"Someone else" not in client.get("/admin/events/session/").content
+
+
+def _session_form(session, **changes) -> dict:
+    local = session.starts_at.astimezone(zoneinfo.ZoneInfo(session.timezone))
+    end = session.ends_at.astimezone(zoneinfo.ZoneInfo(session.timezone))
+    data = {
+        "series": session.series_id,
+        "kind": session.kind,
+        "title": session.title,
+        "description": session.description,
+        "city": session.city_id,
+        "venue": session.venue_id,
+        "hosts": [h.id for h in session.hosts.all()],
+        "starts_at_0": local.strftime("%Y-%m-%d"),
+        "starts_at_1": local.strftime("%H:%M:%S"),
+        "ends_at_0": end.strftime("%Y-%m-%d"),
+        "ends_at_1": end.strftime("%H:%M:%S"),
+        "capacity": session.capacity,
+        "waitlist_enabled": "on",
+        "priority_opens_at_0": "",
+        "priority_opens_at_1": "",
+        "registration_opens_at_0": "",
+        "registration_opens_at_1": "",
+        "registration_closes_at_0": "",
+        "registration_closes_at_1": "",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def demo_organizer_client(client):
+    series = load_demo(today=dt.date(2026, 11, 25)).series
+    client.login(username="organizer", password="aperture-organizer")
+    # The admin shows times in the server's zone (UTC); the helper above sends them in the venue's.
+    return client, series
+
+
+def _shoot(series):
+    return series.sessions.filter(kind="night_shoot").order_by("starts_at").first()
+
+
+def test_admin_reschedule_goes_through_the_planning_services(
+    demo_organizer_client, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    from tests.factories import RegistrationFactory
+
+    settings.TIME_ZONE = "Asia/Shanghai"
+    client, series = demo_organizer_client
+    shoot = _shoot(series)
+    RegistrationFactory(session=shoot)
+    later = (shoot.starts_at + dt.timedelta(minutes=30)).astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/events/session/{shoot.id}/change/",
+            _session_form(shoot, starts_at_1=later.strftime("%H:%M:%S")),
+            follow=True,
+        )
+    assert response.status_code == 200
+    shoot.refresh_from_db()
+    assert shoot.sequence == 1
+    assert shoot.starts_at == later
+    assert len(mailoutbox) == 1
+
+
+def test_admin_shows_a_conflict_as_a_form_error_and_saves_nothing(demo_organizer_client, settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
+    client, series = demo_organizer_client
+    first, second = series.sessions.filter(kind="night_shoot").order_by("starts_at")[:2]
+    before = second.starts_at
+    # Put the second night shoot's host into the first one's slot, at the first one's venue.
+    data = _session_form(
+        second,
+        venue=first.venue_id,
+        city=first.city_id,
+        starts_at_0=first.starts_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d"),
+        ends_at_0=first.ends_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d"),
+        starts_at_1=first.starts_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S"),
+        ends_at_1=first.ends_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S"),
+    )
+    response = client.post(f"/admin/events/session/{second.id}/change/", data)
+    assert response.status_code == 200  # the form again, with errors
+    assert b"errornote" in response.content or b"errorlist" in response.content
+    second.refresh_from_db()
+    assert second.starts_at == before
+    assert second.sequence == 0
+
+
+def test_admin_cancel_action_asks_for_a_reason_then_cancels(
+    demo_organizer_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    from tests.factories import RegistrationFactory
+
+    client, series = demo_organizer_client
+    shoot = _shoot(series)
+    RegistrationFactory(session=shoot)
+    payload = {"action": "cancel_sessions", "_selected_action": [shoot.id]}
+    asked = client.post("/admin/events/session/", payload)
+    assert asked.status_code == 200 and b"reason" in asked.content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/admin/events/session/", {**payload, "reason": "Typhoon warning"})
+    shoot.refresh_from_db()
+    assert shoot.status == "cancelled"
+    assert shoot.cancel_reason == "Typhoon warning"
+    assert len(mailoutbox) == 1
+
+
+def test_admin_publish_action_publishes_drafts(demo_organizer_client):
+    client, series = demo_organizer_client
+    draft = series.sessions.filter(status="draft").first()
+    client.post("/admin/events/session/", {"action": "publish_sessions", "_selected_action": [draft.id]})
+    draft.refresh_from_db()
+    assert draft.status == "published"
