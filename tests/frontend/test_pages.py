@@ -242,6 +242,14 @@ def test_cancelled_session_shows_reason_and_no_register_button():
     assert 'data-action="register"' not in body
 
 
+def test_registered_fan_of_a_cancelled_session_has_nothing_to_cancel():
+    fan = UserFactory()
+    registration = RegistrationFactory(fan=fan, session__status=Session.Status.CANCELLED)
+    body = client_for(fan).get(f"/sessions/{registration.session_id}/").content.decode()
+    assert "This session is cancelled." in body
+    assert 'data-action="cancel"' not in body
+
+
 def test_draft_session_is_404_for_fans_and_visible_to_its_organizers():
     session = SessionFactory(status=Session.Status.DRAFT)
     assert Client().get(f"/sessions/{session.id}/").status_code == 404
