@@ -19,7 +19,9 @@ from events.serializers import (
     ConflictSerializer,
     PlanResultSerializer,
     PlanUploadSerializer,
+    SeriesCancelledSerializer,
     SeriesInputSerializer,
+    SeriesPublishedSerializer,
     SeriesSerializer,
     SessionCancelSerializer,
     SessionFieldsSerializer,
@@ -264,6 +266,29 @@ class SeriesViewSet(WritableViewSet):
         )
         code = status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED
         return Response(PlanResultSerializer(result).data, status=code)
+
+    @extend_schema(
+        request=None,
+        responses={200: SeriesPublishedSerializer},
+        description="Publish every draft of the series, all or nothing; a 400 names every draft that fails a "
+        'rule or conflicts: {"sessions": {"<id>": {field: [messages]}}}.',
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        published = services.series_publish(series=self.get_object(), by=request.user)
+        return Response({"published": [s.id for s in published]})
+
+    @extend_schema(
+        request=SessionCancelSerializer,
+        responses={200: SeriesCancelledSerializer},
+        description="Cancel every session of the series (fans are emailed; registrations are kept).",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        series = self.get_object()
+        data = _valid(SessionCancelSerializer, request.data)
+        cancelled = services.series_cancel(series=series, reason=data["reason"], by=request.user)
+        return Response({"cancelled": [s.id for s in cancelled]})
 
 
 SESSION_FILTERS = [

@@ -239,3 +239,11 @@ class ConflictSerializer(serializers.Serializer):
     distance_km = serializers.FloatField(required=False)
     required_minutes = serializers.IntegerField(required=False)
     available_minutes = serializers.IntegerField(required=False)
+
+
+class SeriesPublishedSerializer(serializers.Serializer):
+    published = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the published drafts.")
+
+
+class SeriesCancelledSerializer(serializers.Serializer):
+    cancelled = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the cancelled sessions.")

@@ -696,3 +696,73 @@ def series_plan_import(
         ]
     )
     return PlanResult(dry_run=False, sessions=created)
+
+
+# --- a whole series ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def series_publish(*, series: Series, by: User | None = None) -> list[Session]:
+    """Publish every draft of the series at once (e.g. after a plan import), all or nothing: each
+    draft must pass the session rules and have no conflict with any other non-cancelled session.
+    A 400 names every bad session: ``{"sessions": {"<id>": {field: [messages]}}}``."""
+    _ensure_organizer(by, series.organization_id)
+    drafts = list(
+        Session.objects.select_for_update(of=("self",))
+        .filter(series=series, status=Session.Status.DRAFT)
+        .select_related("city", "venue")
+        .order_by("id")
+    )
+    if not drafts:
+        return []
+    hosts_of: dict[int, list[int]] = defaultdict(list)
+    for session_id, user_id in Session.hosts.through.objects.filter(session__in=drafts).values_list(
+        "session_id", "user_id"
+    ):
+        hosts_of[session_id].append(user_id)
+    rows = []
+    for session in drafts:
+        values = {name: getattr(session, name) for name in SESSION_FIELDS if name not in ("hosts", "venue", "city")}
+        rows.append(values | {"venue": session.venue_id, "city": session.city_id, "hosts": hosts_of[session.id]})
+    refs = References.load(organization_id=series.organization_id, rows=rows)
+    now = timezone.now()
+    errors: dict[str, Errors] = {}
+    slots = []
+    for session, values in zip(drafts, rows, strict=True):
+        clean, session_errors = _clean_session(values=values, refs=refs, check_future=True, now=now)
+        if session_errors:
+            errors[str(session.id)] = session_errors
+        else:
+            slots.append(_slot(clean, key=f"s{session.id}", session_id=session.id))
+    _lock_schedule(venue_ids={s.venue_id for s in slots if s.venue_id}, host_ids={h for s in slots for h in s.host_ids})
+    only_conflicts = not errors
+    draft_ids = [s.id for s in drafts]
+    for conflict in conflicts.conflicts_of_slots(slots, exclude=Q(id__in=draft_ids)):
+        for slot in (conflict.a, conflict.b):
+            if slot is not None and slot.session_id in draft_ids:
+                errors.setdefault(str(slot.session_id), defaultdict(list))[conflict.field].append(
+                    conflict.message_for(slot)
+                )
+    if errors:
+        out = {key: dict(value) for key, value in errors.items()}
+        raise ApplicationError(
+            f"{len(out)} of {len(drafts)} drafts cannot be published; nothing was published.",
+            code="conflict" if only_conflicts else "invalid",
+            fields={"sessions": out},
+            extra={"sessions": out},
+        )
+    Session.objects.filter(id__in=draft_ids).update(status=Session.Status.PUBLISHED, updated_at=timezone.now())
+    for session in drafts:
+        session.status = Session.Status.PUBLISHED
+    return drafts
+
+
+@transaction.atomic
+def series_cancel(*, series: Series, reason: str, by: User | None = None) -> list[Session]:
+    """Cancel every session of the series that is not cancelled yet (each as ``session_cancel``:
+    registrations kept, sequence bumped, fans emailed after commit)."""
+    _ensure_organizer(by, series.organization_id)
+    if not (reason or "").strip():
+        raise _invalid({"reason": ["Tell the fans why (it goes into their email)."]})
+    live = Session.objects.filter(series=series).exclude(status=Session.Status.CANCELLED).order_by("id")
+    return [session_cancel(session=session, reason=reason, by=by) for session in live]
