@@ -125,6 +125,14 @@ def test_home_bad_filters_are_reported_not_a_server_error():
     assert "(ignored)" in body
 
 
+def test_home_links_streams_that_are_live_now():
+    live = StreamFactory(status="live", session__title="Grotto tour live")
+    StreamFactory(status="scheduled", session__title="Later stream")
+    body = Client().get("/").content.decode()
+    assert body.count("Live now") == 1
+    assert f'href="/streams/{live.id}/"' in body
+
+
 def test_home_marks_the_fans_own_registrations():
     fan = UserFactory()
     mine = SessionFactory(title="Mine")
