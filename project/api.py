@@ -38,11 +38,25 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            if parse_aware_datetime(value) is None and parse_datetime(value.strip() or "x") is not None:
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:  # well-formed but impossible, e.g. 12:99
+                self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]]±hh:mm")
+            if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
+            if parsed is not None and not _representable_in_utc(parsed):
+                self.fail("invalid", format="a date between the years 1 and 9999")
         elif isinstance(value, dt.datetime) and value.tzinfo is None:
             self.fail("naive")
         return super().to_internal_value(value)
+
+
+def _representable_in_utc(value: dt.datetime) -> bool:
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 @cache
@@ -73,16 +87,23 @@ def query_datetime(params, name: str) -> dt.datetime | None:
     return parsed
 
 
+# Ids and counts are 64-bit signed integers in every database we run on.
+MAX_DB_INT = 2**63 - 1
+
+
 def query_int(params, name: str) -> int | None:
     raw = params.get(name)
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ApplicationError(
             f"{name} must be a whole number.", fields={name: ["A whole number is required."]}
         ) from exc
+    if not -MAX_DB_INT <= value <= MAX_DB_INT:
+        raise ApplicationError(f"{name} is out of range.", fields={name: ["This number is out of range."]})
+    return value
 
 
 def query_bool(params, name: str) -> bool | None:

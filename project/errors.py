@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -81,6 +82,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         body = error_body(exc.message, exc.code, exc.fields, **exc.extra)
         return Response(body, status=exc.status_code)
+    if isinstance(exc, (OverflowError, DataError)):
+        # A number or date beyond what the database stores (e.g. an id of 2**70): the request is
+        # refused; an enclosing atomic block has already rolled back whatever it had started.
+        return Response(error_body("A number or date in the request is out of range.", "out_of_range"), status=400)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body(exc.messages[0], "invalid", fields), status=400)

@@ -77,3 +77,53 @@ def test_writing_to_a_read_endpoint_anonymously_is_401_json(api_client):
 def test_wrong_method_is_405_json(as_user, fan):
     body = assert_contract_error(as_user(fan).put("/api/me/", {}), 405)
     assert body["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/sessions/?series=964437278355092144128",
+        "/api/sessions/?city=-321714710919937383966469775163392",
+        "/api/sessions/112221511129804857933824/",
+        "/api/series/112221511129804857933824/calendar.ics",
+        "/api/streams/17885122476645400759989486747648/stats/",
+    ],
+)
+def test_numbers_beyond_64_bits_are_refused_not_500(api_client, path):
+    response = api_client.get(path)
+    assert 400 <= response.status_code < 500
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_an_impossible_time_is_a_field_error(as_user, organization, organizer):
+    from tests.factories import SeriesFactory, VenueFactory
+
+    series = SeriesFactory(organization=organization)
+    venue = VenueFactory(city__organization=organization)
+    response = as_user(organizer).post(
+        "/api/sessions/",
+        {"series": series.id, "venue": venue.id, "title": "x", "capacity": 10, "kind": "talk",
+         "starts_at": "2026-12-01T12:99:00+08:00", "ends_at": "2026-12-01T14:00:00+08:00"},
+    )  # fmt: skip
+    assert assert_contract_error(response, 400)["fields"]["starts_at"]
+
+
+def test_a_date_that_leaves_the_calendar_in_utc_is_refused(as_user, organization, organizer):
+    from tests.factories import SeriesFactory, VenueFactory
+
+    series = SeriesFactory(organization=organization)
+    venue = VenueFactory(city__organization=organization)
+    response = as_user(organizer).post(
+        "/api/sessions/",
+        {"series": series.id, "venue": venue.id, "title": "x", "capacity": 10, "kind": "talk",
+         "starts_at": "0001-01-01T00:10:00+08:00", "ends_at": "2026-12-01T14:00:00+08:00"},
+    )  # fmt: skip
+    assert assert_contract_error(response, 400)["fields"]["starts_at"]
+
+
+def test_huge_host_ids_in_a_body_are_refused(as_user, organization, organizer):
+    from tests.factories import SessionFactory
+
+    session = SessionFactory(series__organization=organization, status="draft")
+    response = as_user(organizer).patch(f"/api/sessions/{session.id}/", {"hosts": [4605074458983310682258145280]})
+    assert 400 <= response.status_code < 500
