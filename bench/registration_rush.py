@@ -423,6 +423,7 @@ def main() -> int:
         for i, key in enumerate(keys)
     ]
     results = []
+    load_before = os.getloadavg()[0]
     run = uvloop.run if uvloop else asyncio.run
     for kind in [k.strip() for k in args.servers.split(",") if k.strip()]:
         reset(session_ids)
@@ -441,6 +442,7 @@ def main() -> int:
         check = verify(session_ids, args.fans)
         connection.close()
         t, r = trivial.summary(), rush.summary()
+        t["load_avg_1m_after"] = r["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
         results.append(
             {
                 "server": kind,
@@ -459,6 +461,7 @@ def main() -> int:
         + (f" x {args.threads} threads" if args.threads > 1 else "")
         + f", {os.cpu_count()} CPUs"
     )
+    print(f"load average before: {load_before:.2f} (1 min); after each server: see below")
     print(f"{'server':10} {'phase':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     for result in results:
         for key in ("trivial", "registration"):
@@ -471,7 +474,7 @@ def main() -> int:
         print(
             f"{result['server']:10} registration / trivial = {result['ratio']:.2f}; "
             f"{v['registrations']} registrations, {v['confirmed']} confirmed, {v['waitlisted']} waitlisted, "
-            f"overbooked sessions: {v['overbooked_sessions']}, "
+            f"overbooked sessions: {v['overbooked_sessions']}, load avg {s['load_avg_1m_after']}, "
             f"checks {'OK' if v['ok'] else 'FAILED: ' + '; '.join(v['problems'])}"
         )
     if args.json:

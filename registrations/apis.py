@@ -28,6 +28,7 @@ from registrations.serializers import (
     PriorityCodeUpdateSerializer,
     RegistrationRequestSerializer,
     RegistrationSerializer,
+    registration_payload,
 )
 from registrations.throttles import InvalidCodeThrottle
 
@@ -60,7 +61,7 @@ class SessionRegistrationApi(APIView):
                 InvalidCodeThrottle().record_failure(request)
             raise
         return Response(
-            RegistrationSerializer(registration).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            registration_payload(registration), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 

@@ -15,7 +15,7 @@ import secrets
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework import status
@@ -76,12 +76,12 @@ def _check_window(*, session: Session, now: dt.datetime, has_code: bool, fan: Us
             raise _closed("Registration is open to priority-code holders only until it opens to everyone.")
 
 
-def _priority_code_use(*, code: str, session: Session, now: dt.datetime) -> PriorityCode:
+def _priority_code_use(*, code: str, session_id: int, series_id: int, now: dt.datetime) -> PriorityCode:
     """Count one use of a code, atomically: the conditional UPDATE re-checks ``uses < max_uses`` on
     the current row (PostgreSQL re-evaluates it after waiting for a concurrent user of the same
     code), so two fans racing for the last use cannot both win."""
     normalized = normalize_code(code)
-    scope = Q(session_id=session.id) | Q(series_id=session.series_id)
+    scope = Q(session_id=session_id) | Q(series_id=series_id)
     valid = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     found = PriorityCode.objects.filter(scope, valid, code=normalized).only("id").first()
     if found is None:
@@ -92,7 +92,50 @@ def _priority_code_use(*, code: str, session: Session, now: dt.datetime) -> Prio
 
 
 def _existing(*, session_id: int, fan: User) -> Registration | None:
-    return Registration.objects.filter(session_id=session_id, fan=fan).first()
+    # At most one row (unique per session and fan): no ORDER BY needed.
+    return next(iter(Registration.objects.filter(session_id=session_id, fan=fan).order_by()[:1]), None)
+
+
+# One conditional UPDATE takes the place: it locks the session row (until COMMIT), re-checks the
+# registration window and the seats on the row's current values, and counts the fan in, either
+# into a seat (free seat and nobody waiting) or onto the waitlist. The CHECK constraint
+# confirmed_count <= capacity backs it. No row back: not open, or full without a waitlist.
+# Confirmed iff the new waitlist_count is 0: the seat branch requires an empty waitlist and
+# leaves it empty, the waitlist branch makes it at least 1 (and it is then the fan's position).
+_TAKE_PLACE_SQL = """
+UPDATE events_session
+SET confirmed_count = confirmed_count
+        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 1 ELSE 0 END,
+    waitlist_count = waitlist_count
+        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 0 ELSE 1 END
+WHERE id = %s
+  AND status = %s
+  AND starts_at > %s
+  AND (registration_closes_at IS NULL OR registration_closes_at > %s)
+  AND (registration_opens_at IS NULL OR registration_opens_at <= %s
+       OR (%s AND priority_opens_at IS NOT NULL AND priority_opens_at <= %s))
+  AND ((confirmed_count < capacity AND waitlist_count = 0) OR waitlist_enabled)
+RETURNING series_id, capacity, confirmed_count, waitlist_count
+"""
+
+
+class _Revived(Exception):
+    """The same fan's concurrent request revived the cancelled registration first."""
+
+    def __init__(self, registration: Registration) -> None:
+        self.registration = registration
+
+
+def _refusal(*, session_id: int, fan: User, now: dt.datetime, has_code: bool) -> ApplicationError:
+    """Why the conditional UPDATE found no row: missing, outside the window, or full."""
+    session = Session.objects.filter(id=session_id).first()
+    if session is None:
+        return _not_found()
+    try:
+        _check_window(session=session, now=now, has_code=has_code, fan=fan)
+    except ApplicationError as exc:
+        return exc
+    return ApplicationError("This session is full.", code="full", status_code=status.HTTP_409_CONFLICT)
 
 
 @transaction.atomic(durable=True)
@@ -101,27 +144,31 @@ def _register(
 ) -> Registration:
     """Take a seat or a waitlist place. ``cancelled``: the fan's own cancelled registration, which
     is revived (one row per fan and session) instead of inserting a new one."""
-    session = Session.objects.select_for_update().get(id=session_id)
-    if cancelled is not None:
-        cancelled = Registration.objects.get(id=cancelled.id)  # fresh, under the session lock
-        if cancelled.status != Registration.Status.CANCELLED:
-            return cancelled  # the same fan's concurrent request revived it first
     now = timezone.now()
-    _check_window(session=session, now=now, has_code=bool(priority_code), fan=fan)
-    code = _priority_code_use(code=priority_code, session=session, now=now) if priority_code else None
-    if session.waitlist_count and session.confirmed_count < session.capacity:
-        waitlist_fill(session=session)  # seats freed without a fill; waitlisted fans come first
-    registration = cancelled or Registration(session_id=session.id, fan=fan)
+    at = connection.ops.adapt_datetimefield_value(now)
+    has_code = bool(priority_code)
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_PLACE_SQL, [session_id, Session.Status.PUBLISHED, at, at, at, has_code, at])
+        row = cursor.fetchone()
+    if row is None:
+        raise _refusal(session_id=session_id, fan=fan, now=now, has_code=has_code)
+    series_id, capacity, confirmed_count, waitlist_count = row
+    # The session row is locked from here on.
+    if cancelled is not None:
+        cancelled = Registration.objects.get(id=cancelled.id)
+        if cancelled.status != Registration.Status.CANCELLED:
+            raise _Revived(cancelled)  # rolls the counters back
+    code = None
+    if priority_code:
+        code = _priority_code_use(code=priority_code, session_id=session_id, series_id=series_id, now=now)
+    registration = cancelled or Registration(session_id=session_id, fan=fan)
     registration.priority_code = code
-    if session.confirmed_count < session.capacity:
-        Session.objects.filter(id=session.id).update(confirmed_count=F("confirmed_count") + 1)
+    if waitlist_count == 0:
         registration.status = Registration.Status.CONFIRMED
-    elif session.waitlist_enabled:
-        Session.objects.filter(id=session.id).update(waitlist_count=F("waitlist_count") + 1)
-        registration.status = Registration.Status.WAITLISTED
-        registration.waitlist_position = session.waitlist_count + 1
+        registration.waitlist_position = None
     else:
-        raise ApplicationError("This session is full.", code="full", status_code=status.HTTP_409_CONFLICT)
+        registration.status = Registration.Status.WAITLISTED
+        registration.waitlist_position = waitlist_count
     if cancelled is None:
         registration.save(force_insert=True)
     else:
@@ -130,6 +177,13 @@ def _register(
         registration.save(
             update_fields=["status", "waitlist_position", "priority_code", "cancelled_at", "checkin_code", "updated_at"]
         )
+    if registration.status == Registration.Status.WAITLISTED and confirmed_count < capacity:
+        # Seats were freed without a fill (not by these services): the queue, this fan included,
+        # moves up in order.
+        session = Session(id=session_id, capacity=capacity, confirmed_count=confirmed_count)
+        session.waitlist_count = waitlist_count
+        waitlist_fill(session=session)
+        registration.refresh_from_db(fields=["status", "waitlist_position"])
     return registration
 
 
@@ -147,10 +201,9 @@ def registration_get_or_create(
     if existing is not None and existing.status != Registration.Status.CANCELLED:
         return existing, False
     try:
-        registration = _register(
-            session_id=session_id, fan=fan, priority_code=priority_code or None, cancelled=existing
-        )
-        return registration, existing is None or registration.status != Registration.Status.CANCELLED
+        return _register(session_id=session_id, fan=fan, priority_code=priority_code or None, cancelled=existing), True
+    except _Revived as revived:
+        return revived.registration, False
     except IntegrityError:
         # The same fan's concurrent request won the unique (session, fan) constraint; the whole
         # transaction (seat and code use included) was rolled back.
@@ -158,8 +211,6 @@ def registration_get_or_create(
         if existing is None:
             raise
         return existing, False
-    except Session.DoesNotExist as exc:
-        raise _not_found() from exc
 
 
 def registration_create(*, session: Session, fan: User, priority_code: str | None = None) -> Registration:

@@ -200,3 +200,17 @@ def test_two_scanners_at_once_check_a_fan_in_exactly_once(organization, host):
     results = run_concurrently([scan for _ in range(6)])
     assert Counter(r[0] for r in results) == {200: 1, 409: 5}
     assert {r[1]["code"] for r in results if r[0] == 409} == {"already_checked_in"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fan_re_registering_twice_at_once_after_cancelling_gets_one_place():
+    session = SessionFactory(capacity=5)
+    fan = make_fans(1)[0]
+    registration = services.registration_create(session=session, fan=fan)
+    services.registration_cancel(registration=registration)
+    results = run_concurrently([register_job(session.id, fan) for _ in range(6)])
+    assert all(isinstance(r, tuple) for r in results), results
+    assert {code for code, _ in results} <= {200, 201}
+    assert {body["id"] for _, body in results} == {registration.id}
+    confirmed, waitlisted = assert_seat_invariants(session)
+    assert (len(confirmed), len(waitlisted)) == (1, 0)

@@ -227,3 +227,15 @@ def test_draft_session_is_404_to_fans_and_closed_to_its_organizers(fan, organiza
     assert response.status_code == 409
     assert response.json()["code"] == "closed"
     assert not Registration.objects.exists()
+
+
+def test_registration_payload_matches_the_serializer(fan):
+    from registrations.serializers import RegistrationSerializer, registration_payload
+
+    session = SessionFactory(capacity=1)
+    confirmed = RegistrationFactory(session=session, checked_in_at=timezone.now())
+    waitlisted = RegistrationFactory(session=session, status="waitlisted", waitlist_position=1)
+    cancelled = RegistrationFactory(session=session, status="cancelled", cancelled_at=timezone.now())
+    for registration in (confirmed, waitlisted, cancelled):
+        registration.refresh_from_db()
+        assert registration_payload(registration) == RegistrationSerializer(registration).data
