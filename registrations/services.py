@@ -91,9 +91,16 @@ def _priority_code_use(*, code: str, session_id: int, series_id: int, now: dt.da
     return found
 
 
+_EXISTING_SQL = "SELECT id FROM registrations_registration WHERE session_id = %s AND fan_id = %s"
+
+
 def _existing(*, session_id: int, fan: User) -> Registration | None:
-    # At most one row (unique per session and fan): no ORDER BY needed.
-    return next(iter(Registration.objects.filter(session_id=session_id, fan=fan).order_by()[:1]), None)
+    """The fan's registration for the session, if any. Most calls in a rush find none, so the probe
+    is a plain indexed lookup of the id (no ORM query to compile); the row is loaded only if found."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EXISTING_SQL, [session_id, fan.pk])
+        row = cursor.fetchone()
+    return None if row is None else Registration.objects.get(id=row[0])
 
 
 # One conditional UPDATE takes the place: it locks the session row (until COMMIT), re-checks the

@@ -239,3 +239,20 @@ def test_registration_payload_matches_the_serializer(fan):
     for registration in (confirmed, waitlisted, cancelled):
         registration.refresh_from_db()
         assert registration_payload(registration) == RegistrationSerializer(registration).data
+
+
+def test_registration_token_authentication_refuses_unknown_tokens_and_inactive_users(api_client):
+    from tests.conftest import token_client
+
+    session = SessionFactory()
+    api_client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = api_client.post(f"/api/sessions/{session.id}/registrations/", {}, format="json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+    inactive = UserFactory(is_active=False)
+    response = token_client(inactive).post(f"/api/sessions/{session.id}/registrations/", {}, format="json")
+    assert response.status_code == 401
+    active = UserFactory()
+    response = token_client(active).post(f"/api/sessions/{session.id}/registrations/", {}, format="json")
+    assert response.status_code == 201
+    assert Registration.objects.get().fan_id == active.id
