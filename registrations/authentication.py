@@ -5,6 +5,7 @@ cost more CPU than everything else the registration endpoint does in the databas
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -37,3 +38,18 @@ class RushTokenAuthentication(TokenAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         return user, Token(key=key, user=user)
+
+
+class RushTokenScheme(OpenApiAuthenticationExtension):
+    """The same header as DRF's token scheme, documented for the registration endpoint."""
+
+    target_class = RushTokenAuthentication
+    name = "registrationTokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'Token-based authentication with required prefix "Token"',
+        }
