@@ -198,6 +198,15 @@ def plan_rows_from(request) -> list:
     )
 
 
+def _messages(detail) -> list[str]:
+    """A field's errors as a flat list of strings (a list field's are per item: "hosts[1]: ...")."""
+    if isinstance(detail, dict):
+        return [f"[{key}] {message}" for key, value in detail.items() for message in _messages(value)]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _messages(item)]
+    return [str(detail)]
+
+
 def parse_plan(raw_rows: list) -> tuple[list, dict[int, dict[str, list[str]]]]:
     rows: list = []
     errors: dict[int, dict[str, list[str]]] = {}
@@ -209,7 +218,7 @@ def parse_plan(raw_rows: list) -> tuple[list, dict[int, dict[str, list[str]]]]:
         serializer = SessionFieldsSerializer(data=raw)
         row_errors: dict[str, list[str]] = {}
         if not serializer.is_valid():
-            row_errors = {name: [str(m) for m in msgs] for name, msgs in serializer.errors.items()}
+            row_errors = {name: _messages(detail) for name, detail in serializer.errors.items()}
         unknown = sorted(set(raw) - PLAN_FIELDS)
         for name in unknown:
             row_errors[name] = ["Unknown field." if name != "__extra__" else "More values than columns."]

@@ -8,6 +8,13 @@ from calendars.serializers import CalendarLinksSerializer
 from events.models import City, Series, Session, Venue
 from project.api import AwareDateTimeField, TimeZoneField
 
+MAX_SEATS = 1_000_000  # well inside a 32-bit column; no room holds more
+MAX_ID = 2**63 - 1  # the largest id a database column holds: bigger ones are errors, not crashes
+
+
+def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads like a field class
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
 
 class LocalDateTimeField(AwareDateTimeField):
     """Shows a stored UTC time in the session's or venue's own time zone, with its offset."""
@@ -136,7 +143,7 @@ class SessionSerializer(LocalTimeMixin, serializers.ModelSerializer):
 
 
 class CityInputSerializer(serializers.Serializer):
-    organization = serializers.IntegerField(required=False, help_text="Optional for an organizer of one organization.")
+    organization = IdField(required=False, help_text="Optional for an organizer of one organization.")
     name = serializers.CharField(max_length=120)
     local_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     latitude = serializers.FloatField(min_value=-90, max_value=90)
@@ -145,19 +152,19 @@ class CityInputSerializer(serializers.Serializer):
 
 
 class VenueInputSerializer(serializers.Serializer):
-    organization = serializers.IntegerField(required=False, help_text="Optional: defaults to the city's.")
-    city = serializers.IntegerField()
+    organization = IdField(required=False, help_text="Optional: defaults to the city's.")
+    city = IdField()
     name = serializers.CharField(max_length=200)
     address = serializers.CharField(max_length=300, required=False, allow_blank=True)
     latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, help_text="Default: the city's.")
     longitude = serializers.FloatField(min_value=-180, max_value=180, required=False, help_text="Default: the city's.")
     timezone = TimeZoneField(max_length=64, required=False, help_text="Default: the city's.")
-    max_capacity = serializers.IntegerField(min_value=0)
+    max_capacity = serializers.IntegerField(min_value=0, max_value=MAX_SEATS)
     outdoor = serializers.BooleanField(required=False)
 
 
 class SeriesInputSerializer(serializers.Serializer):
-    organization = serializers.IntegerField(required=False, help_text="Optional for an organizer of one organization.")
+    organization = IdField(required=False, help_text="Optional for an organizer of one organization.")
     title = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=120, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
@@ -170,12 +177,14 @@ class SessionFieldsSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Session.Kind.choices, required=False)
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
-    city = serializers.IntegerField(required=False, allow_null=True, help_text="Default: the venue's city.")
-    venue = serializers.IntegerField(required=False, allow_null=True, help_text="Required except for livestreams.")
-    hosts = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="User ids.")
+    city = IdField(required=False, allow_null=True, help_text="Default: the venue's city.")
+    venue = IdField(required=False, allow_null=True, help_text="Required except for livestreams.")
+    hosts = serializers.ListField(child=IdField(), required=False, help_text="User ids.")
     starts_at = AwareDateTimeField()
     ends_at = AwareDateTimeField()
-    capacity = serializers.IntegerField(min_value=0, required=False, help_text="Default: the venue's maximum.")
+    capacity = serializers.IntegerField(
+        min_value=0, max_value=MAX_SEATS, required=False, help_text="Default: the venue's maximum."
+    )
     registration_opens_at = AwareDateTimeField(required=False, allow_null=True)
     registration_closes_at = AwareDateTimeField(required=False, allow_null=True)
     priority_opens_at = AwareDateTimeField(required=False, allow_null=True)
@@ -183,7 +192,7 @@ class SessionFieldsSerializer(serializers.Serializer):
 
 
 class SessionInputSerializer(SessionFieldsSerializer):
-    series = serializers.IntegerField(help_text="Only when creating.")
+    series = IdField(help_text="Only when creating.")
 
 
 class SessionCancelSerializer(serializers.Serializer):

@@ -205,6 +205,8 @@ def venue_update(*, venue: Venue, data: Mapping[str, Any], by: User | None = Non
     values = {name: data[name] for name in VENUE_FIELDS if name in data}
     if "city" in values:
         values["city"] = _resolve_city(values["city"])
+        if values["city"] is None:
+            raise _invalid({"city": ["Unknown city."]})
     merged = {name: getattr(venue, name) for name in VENUE_FIELDS} | values
     errors = _venue_errors(organization_id=venue.organization_id, values=merged, venue=venue)
     if errors:

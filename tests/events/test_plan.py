@@ -218,3 +218,19 @@ def test_a_month_of_150_sessions_is_planned_in_a_bounded_number_of_queries(
         response = client.post(plan_url, rows, format="json")
     assert response.status_code == 201, response.json()
     assert Session.objects.filter(series=series).count() == 150
+
+
+def test_bad_host_ids_in_a_csv_are_named_per_item(plan_url, hall, grottoes, organizer):
+    text = csv_body(hall, grottoes, []).replace(f",{hall.id},,", f",{hall.id},12;abc,", 1)
+    response = client_for(organizer).post(plan_url, text, content_type="text/csv")
+    assert response.status_code == 400
+    assert response.json()["rows"] == {"0": {"hosts": ["[1] A valid integer is required."]}}
+
+
+def test_absurd_capacity_is_a_field_error_not_a_database_error(plan_url, luoyang, organizer):
+    livestream = {"kind": "livestream", "city": luoyang.id, "title": "Live", "capacity": 10**12}
+    start = evening(days=10)
+    livestream |= {"starts_at": iso(start), "ends_at": iso(start + dt.timedelta(hours=1))}
+    response = client_for(organizer).post(plan_url, [livestream], format="json")
+    assert response.status_code == 400
+    assert "capacity" in response.json()["rows"]["0"]

@@ -114,7 +114,13 @@ def test_q_searches_titles_and_venues(month, series):
 
 def test_bad_filter_values_are_field_errors():
     client = client_for(None)
-    for query, field in [("series=abc", "series"), ("kind=party", "kind"), ("available=maybe", "available")]:
+    cases = [
+        ("series=abc", "series"),
+        ("city=100000000000000000000", "city"),
+        ("kind=party", "kind"),
+        ("available=maybe", "available"),
+    ]
+    for query, field in cases:
         response = client.get(f"/api/sessions/?{query}")
         assert response.status_code == 400
         assert field in response.json()["fields"]
