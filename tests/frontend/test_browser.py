@@ -231,3 +231,55 @@ def test_stream_page_marks_the_count_stale_and_reconnects_after_a_server_restart
             expect(conn).to_have_text("Live")  # backoff retries reach the new server
             expect(count).to_have_attribute("data-value", "1")
         chromium.close()
+
+
+def _log_in(page, base_url: str, username: str, next_path: str) -> None:
+    page.goto(f"{base_url}/accounts/login/?next={next_path}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    sync_api.expect(page).to_have_url(base_url + next_path)
+
+
+@pytest.mark.skipif(
+    not _route_exists("/api/sessions/1/registrations/"), reason="the registration API is not on main yet"
+)
+def test_new_fan_signs_up_joins_the_waitlist_and_is_promoted_when_a_seat_frees_up(tmp_path):
+    first = UserFactory(username="first")
+    session = _session_in("Xi'an", "西安", 34.34, 108.94, days=5, title="City wall night shoot 城墙夜拍", capacity=1)
+    database_url = server_database_url(tmp_path)
+
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        expect = sync_api.expect
+        page_path = f"/sessions/{session.id}/"
+
+        one = chromium.new_context().new_page()
+        one.set_default_timeout(10_000)
+        _log_in(one, base_url, first.username, page_path)
+        one.get_by_role("button", name="Register").click()
+        expect(one.locator(".seats-big")).to_contain_text("Full")
+
+        two = chromium.new_context().new_page()
+        two.set_default_timeout(10_000)
+        two.goto(base_url + page_path)
+        two.get_by_role("link", name="Create an account").click()
+        two.get_by_label("Username").fill("xiaoyu")
+        two.get_by_label("Email").fill("xiaoyu@example.com")
+        two.get_by_label("Password").fill("night-shoot-2026")
+        two.get_by_role("button", name="Sign up").click()
+        expect(two).to_have_url(base_url + page_path)
+        two.get_by_role("button", name="Join the waitlist").click()
+        expect(two.get_by_text("You're on the waitlist, #1")).to_be_visible()
+
+        one.once("dialog", lambda dialog: dialog.accept())
+        one.get_by_role("button", name="Cancel my registration").click()
+        # After the reload: the freed seat went to the waitlist's #1, so the session is full again.
+        expect(one.get_by_role("button", name="Join the waitlist")).to_be_visible()
+        expect(one.locator(".seats-big")).to_contain_text("Full")
+
+        two.goto(base_url + "/sessions/mine/")
+        card = two.locator(".reg", has_text=session.title)
+        expect(card.get_by_text("Confirmed")).to_be_visible()
+        expect(card.locator("code.code")).to_be_visible()
+        chromium.close()
