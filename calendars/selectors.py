@@ -12,11 +12,17 @@ Caching: a built feed is stored under a key made of
     ``updated_at``).
 Reading order matters: version, then fingerprint, then rows, so what is stored under a key is
 never older than the key says. Old keys are never read again and expire.
+
+Since a key names its content, each process also keeps the last few feeds it served in memory
+under the same key: a hit then costs one small cache read (the version) and the fingerprint query,
+without moving the whole feed out of Redis.
 """
 
 import datetime as dt
 import hashlib
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -38,6 +44,31 @@ from registrations.selectors import registrations_of_fan
 CACHE_PREFIX = "calendars:v1"
 VERSION_KEY = f"{CACHE_PREFIX}:version"
 FEED_TTL_SECONDS = 24 * 3600
+LOCAL_FEEDS = 32  # feeds kept in each process's memory (about 1 KB per session each)
+
+_local: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+_local_lock = threading.Lock()
+
+
+def _local_get(key: str) -> tuple[bytes, str] | None:
+    with _local_lock:
+        value = _local.get(key)
+        if value is not None:
+            _local.move_to_end(key)
+        return value
+
+
+def _local_put(key: str, value: tuple[bytes, str]) -> None:
+    with _local_lock:
+        _local[key] = value
+        _local.move_to_end(key)
+        while len(_local) > LOCAL_FEEDS:
+            _local.popitem(last=False)
+
+
+def local_feeds_clear() -> None:
+    with _local_lock:
+        _local.clear()
 
 
 @dataclass(frozen=True)
@@ -74,13 +105,18 @@ def _last_modified(latest: dt.datetime | None, version: int) -> dt.datetime:
 def _cached(key_parts: tuple, build, *, latest: dt.datetime | None, version: int, filename: str) -> RenderedCalendar:
     digest = hashlib.sha256(repr((key_parts, version)).encode()).hexdigest()
     key = f"{CACHE_PREFIX}:feed:{digest}"
-    hit = cache.get(key)
+    hit = _local_get(key)
+    if hit is None:
+        hit = cache.get(key)
+        if hit is not None:
+            _local_put(key, hit)
     if hit is not None:
         body, etag = hit
         return RenderedCalendar(body, etag, _last_modified(latest, version), filename)
     body = build()
     etag = _etag(body)
     cache.set(key, (body, etag), timeout=FEED_TTL_SECONDS)
+    _local_put(key, (body, etag))
     return RenderedCalendar(body, etag, _last_modified(latest, version), filename)
 
 

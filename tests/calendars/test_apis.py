@@ -148,6 +148,7 @@ def test_unchanged_feed_has_the_same_bytes_and_etag_when_rebuilt(api_client):
     first = api_client.get(url)
     version = selectors.calendar_version()
     cache.clear()
+    selectors.local_feeds_clear()
     cache.set(selectors.VERSION_KEY, version, timeout=None)
     second = api_client.get(url)
     assert second.content == first.content
@@ -177,6 +178,7 @@ def _make_series_with_sessions(count: int):
 
 def _queries_for(api_client, url: str) -> tuple[int, bytes]:
     cache.clear()
+    selectors.local_feeds_clear()
     with CaptureQueriesContext(connection) as ctx:
         response = api_client.get(url)
     assert response.status_code == 200
@@ -201,13 +203,17 @@ def private_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "calendars"}}
 
 
-def test_unchanged_feed_is_served_from_the_cache_without_reading_its_sessions(api_client, private_cache):
+@pytest.mark.parametrize("memo", ["process memory", "shared cache"])
+def test_unchanged_feed_is_served_from_the_cache_without_reading_its_sessions(api_client, private_cache, memo):
     series = _make_series_with_sessions(20)
     url = f"/api/series/{series.id}/calendar.ics"
     first = api_client.get(url)
+    if memo == "shared cache":
+        selectors.local_feeds_clear()  # as another process would find it
     with CaptureQueriesContext(connection) as ctx:
         again = api_client.get(url)
     assert again.content == first.content
+    assert again["ETag"] == first["ETag"]
     assert len(ctx.captured_queries) == 1  # the fingerprint only
     assert "COUNT" in ctx.captured_queries[0]["sql"]
 

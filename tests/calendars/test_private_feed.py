@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from calendars.models import CalendarFeed
+from calendars.selectors import local_feeds_clear
 from events.models import Session
 from registrations.models import Registration
 from tests.calendars.ical import events_by_uid, ics_py_events
@@ -149,6 +150,7 @@ def test_fan_feed_takes_the_same_queries_for_2_or_30_sessions(as_user, api_clien
             RegistrationFactory(fan=fan)
         path = feed_path(subscribe(as_user, fan))
         cache.clear()
+        local_feeds_clear()
         with CaptureQueriesContext(connection) as ctx:
             body = api_client.get(path).content
         assert body.count(b"BEGIN:VEVENT") == sessions
