@@ -6,14 +6,14 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from calendars import selectors, services
 from calendars.models import CalendarFeed
 from calendars.serializers import CalendarFeedSerializer
-from project.api import query_int
+from project.api import MAX_DB_INT, query_int
 from project.errors import error_body
 
 ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -57,6 +57,13 @@ class IcsView(APIView):
         return super().perform_content_negotiation(request, force=True)
 
 
+def existing_id(pk: int) -> int:
+    """A path id no database row can have is simply not found (not an overflow error)."""
+    if pk > MAX_DB_INT:
+        raise exceptions.NotFound()
+    return pk
+
+
 class SessionCalendarApi(IcsView):
     permission_classes = [permissions.AllowAny]
 
@@ -67,7 +74,7 @@ class SessionCalendarApi(IcsView):
         tags=["calendars"],
     )
     def get(self, request, pk: int):
-        calendar = selectors.session_calendar(user=request.user, session_id=pk)
+        calendar = selectors.session_calendar(user=request.user, session_id=existing_id(pk))
         return ics_response(request, calendar, private=True, download=True)
 
 
@@ -82,7 +89,7 @@ class SeriesCalendarApi(IcsView):
         tags=["calendars"],
     )
     def get(self, request, pk: int):
-        calendar = selectors.series_calendar(series_id=pk, city_id=query_int(request.query_params, "city"))
+        calendar = selectors.series_calendar(series_id=existing_id(pk), city_id=query_int(request.query_params, "city"))
         return ics_response(request, calendar, private=False, download=False)
 
 

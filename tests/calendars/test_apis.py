@@ -78,7 +78,15 @@ def test_unknown_series_is_a_json_404(api_client):
     assert response.json() == {"detail": "Not found.", "code": "not_found", "fields": {}}
 
 
-@pytest.mark.parametrize("city", ["abc", "99999"])
+@pytest.mark.parametrize("kind", ["sessions", "series"])
+@pytest.mark.parametrize("pk", ["9223372036854775807", "99999999999999999999999"])
+def test_ids_beyond_any_row_are_a_json_404(api_client, kind, pk):
+    response = api_client.get(f"/api/{kind}/{pk}/calendar.ics")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("city", ["abc", "99999", "99999999999999999999999"])
 def test_bad_or_unknown_city_is_a_json_400(api_client, city):
     session = SessionFactory()
     response = api_client.get(f"/api/series/{session.series_id}/calendar.ics", {"city": city})
