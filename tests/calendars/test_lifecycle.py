@@ -123,3 +123,34 @@ def test_feeds_follow_a_session_through_publish_move_and_cancel(api_client, as_u
         assert "台风预警 Typhoon warning" in str(cancelled["DESCRIPTION"]), name
         assert cancelled["DTSTART"].dt.astimezone(dt.UTC) == new_start, name
         assert not cancelled.walk("VALARM"), name
+
+
+def test_series_feed_follows_publishing_and_cancelling_a_whole_series(api_client, as_user):
+    """Series publish writes with one UPDATE (no signal); series cancel cancels each session."""
+    first = SessionFactory(status=Session.Status.DRAFT)
+    later = first.starts_at + dt.timedelta(days=1)
+    second = SessionFactory(
+        series=first.series,
+        venue=first.venue,
+        status=Session.Status.DRAFT,
+        starts_at=later,
+        ends_at=later + dt.timedelta(hours=2),
+    )
+    organizer_client = as_user(organizer_of(first.series.organization))
+    url = f"/api/series/{first.series_id}/calendar.ics"
+    uids = {f"session-{first.id}@127.0.0.1", f"session-{second.id}@127.0.0.1"}
+    assert events_by_uid(api_client.get(url).content) == {}
+
+    response = organizer_client.post(f"/api/series/{first.series_id}/publish/")
+    assert response.status_code == 200, response.content
+    events = events_by_uid(api_client.get(url).content)
+    assert set(events) == uids
+    assert {str(e["STATUS"]) for e in events.values()} == {"CONFIRMED"}
+
+    response = organizer_client.post(f"/api/series/{first.series_id}/cancel/", {"reason": "场地维修 Venue repairs"})
+    assert response.status_code == 200, response.content
+    cancelled = events_by_uid(api_client.get(url).content)
+    assert set(cancelled) == uids
+    for uid in uids:
+        assert str(cancelled[uid]["STATUS"]) == "CANCELLED"
+        assert cancelled[uid]["SEQUENCE"] > events[uid]["SEQUENCE"]
