@@ -16,6 +16,7 @@ every possibly clashing session of other series in two queries, whatever the num
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import zoneinfo
@@ -67,6 +68,8 @@ class Slot:
     host_ids: frozenset[int]
     session_id: int | None = None
     row: int | None = None
+    organization_id: int | None = None
+    foreign: bool = False  # another organization's session, named without its id or title
 
     def ref(self) -> dict[str, Any]:
         """How an error names this slot: a session id, or a row of the plan being imported."""
@@ -84,6 +87,8 @@ class Slot:
         return ref
 
     def label(self) -> str:
+        if self.foreign:
+            return "a session of another organization"
         if self.session_id is not None:
             return f"session {self.session_id} “{self.title}”"
         if self.row is not None:
@@ -340,6 +345,7 @@ def slot_of_session(session: Session, host_ids: Iterable[int]) -> Slot:
         lon=venue.longitude if venue else city.longitude,
         timezone=session.timezone,
         host_ids=frozenset(host_ids),
+        organization_id=session.series.organization_id,
     )
 
 
@@ -363,7 +369,7 @@ def slots_around(
         gap = changeover()
         qs = Session.objects.filter(
             live, venue_id__in=venue_ids, starts_at__lt=ends_at + gap, ends_at__gt=starts_at - gap
-        ).select_related("city", "venue")
+        ).select_related("city", "venue", "series")
         sessions.update((s.id, s) for s in qs)
     hosts_of: dict[int, set[int]] = defaultdict(set)
     if host_ids:
@@ -371,15 +377,31 @@ def slots_around(
         through = Session.hosts.through.objects.filter(
             user_id__in=host_ids,
             session__in=Session.objects.filter(live, starts_at__lt=ends_at + reach, ends_at__gt=starts_at - reach),
-        ).select_related("session__city", "session__venue")
+        ).select_related("session__city", "session__venue", "session__series")
         for row in through:
             sessions.setdefault(row.session_id, row.session)
             hosts_of[row.session_id].add(row.user_id)
     return [slot_of_session(s, hosts_of.get(s.id, ())) for s in sessions.values()]
 
 
+def _seen_by(slot: Slot, organization_id: int | None) -> Slot:
+    if organization_id is None or slot.organization_id in (None, organization_id):
+        return slot
+    return dataclasses.replace(slot, title="", session_id=None, foreign=True)
+
+
+def seen_by(conflict: Conflict, organization_id: int | None) -> Conflict:
+    """A host may work for several organizations: their sessions elsewhere still block them, but are
+    told to this organization's planners without their id or title (times only)."""
+    a, b = _seen_by(conflict.a, organization_id), conflict.b and _seen_by(conflict.b, organization_id)
+    if a is conflict.a and b is conflict.b:
+        return conflict
+    return dataclasses.replace(conflict, a=a, b=b)
+
+
 def conflicts_of_slots(slots: Sequence[Slot], *, exclude: Q | None = None) -> list[Conflict]:
-    """Conflicts of ``slots`` among themselves and with every saved session (minus ``exclude``)."""
+    """Conflicts of ``slots`` among themselves and with every saved session (minus ``exclude``),
+    as the organization of the first slot sees them."""
     if not slots:
         return []
     others = slots_around(
@@ -389,7 +411,8 @@ def conflicts_of_slots(slots: Sequence[Slot], *, exclude: Q | None = None) -> li
         ends_at=max(s.ends_at for s in slots),
         exclude=exclude,
     )
-    return find_conflicts(slots, others)
+    viewer = slots[0].organization_id
+    return [seen_by(conflict, viewer) for conflict in find_conflicts(slots, others)]
 
 
 def series_conflicts(*, series_id: int) -> list[Conflict]:
@@ -398,7 +421,7 @@ def series_conflicts(*, series_id: int) -> list[Conflict]:
     sessions = list(
         Session.objects.filter(series_id=series_id)
         .exclude(status=Session.Status.CANCELLED)
-        .select_related("city", "venue")
+        .select_related("city", "venue", "series")
         .order_by("starts_at", "id")
     )
     hosts_of: dict[int, set[int]] = defaultdict(set)

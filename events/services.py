@@ -409,7 +409,9 @@ def _clean_session(
     return clean, errors
 
 
-def _slot(clean: Mapping[str, Any], *, key: str, session_id: int | None = None, row: int | None = None):
+def _slot(
+    clean: Mapping[str, Any], *, key: str, organization_id: int, session_id: int | None = None, row: int | None = None
+):
     venue, city = clean["venue"], clean["city"]
     return conflicts.Slot(
         key=key,
@@ -429,6 +431,7 @@ def _slot(clean: Mapping[str, Any], *, key: str, session_id: int | None = None, 
         lon=venue.longitude if venue else city.longitude,
         timezone=clean["timezone"],
         host_ids=frozenset(clean["hosts"]),
+        organization_id=organization_id,
     )
 
 
@@ -457,9 +460,10 @@ def _raise_conflicts(slot: conflicts.Slot, found: Sequence[conflicts.Conflict]) 
     )
 
 
-def _check_conflicts(clean: Mapping[str, Any], *, session_id: int | None) -> None:
+def _check_conflicts(clean: Mapping[str, Any], *, organization_id: int, session_id: int | None) -> None:
     """Call inside the transaction that writes the session."""
-    slot = _slot(clean, key=f"s{session_id}" if session_id else "new", session_id=session_id)
+    key = f"s{session_id}" if session_id else "new"
+    slot = _slot(clean, key=key, organization_id=organization_id, session_id=session_id)
     _lock_schedule(venue_ids=[slot.venue_id] if slot.venue_id else [], host_ids=slot.host_ids)
     exclude = Q(id=session_id) if session_id else None
     _raise_conflicts(slot, conflicts.conflicts_of_slots([slot], exclude=exclude))
@@ -484,7 +488,7 @@ def session_create(*, series: Series, data: Mapping[str, Any], by: User | None =
     clean, errors = _clean_session(values=values, refs=refs, check_future=True, now=timezone.now())
     if errors:
         raise _invalid(errors)
-    _check_conflicts(clean, session_id=None)
+    _check_conflicts(clean, organization_id=series.organization_id, session_id=None)
     host_ids = clean.pop("hosts")
     session = Session.objects.create(series=series, status=Session.Status.DRAFT, **clean)
     if host_ids:
@@ -539,7 +543,7 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
     model_values = dict(clean)
     changed = _apply(locked, model_values)
     if any(name in changed for name in SCHEDULE_FIELDS) or hosts_changed:
-        _check_conflicts(clean | {"hosts": host_ids}, session_id=locked.id)
+        _check_conflicts(clean | {"hosts": host_ids}, organization_id=organization_id, session_id=locked.id)
     moved = any(name in changed for name in (*TIME_FIELDS, *PLACE_FIELDS))
     if moved:
         locked.sequence += 1
@@ -578,7 +582,7 @@ def session_publish(*, session: Session, by: User | None = None) -> Session:
     clean, errors = _clean_session(values=current, refs=refs, check_future=True, now=timezone.now())
     if errors:
         raise _invalid(errors)
-    _check_conflicts(clean, session_id=locked.id)
+    _check_conflicts(clean, organization_id=locked.series.organization_id, session_id=locked.id)
     locked.status = Session.Status.PUBLISHED
     locked.save(update_fields=["status", "updated_at"])
     return locked
@@ -657,7 +661,10 @@ def series_plan_import(
         else:
             cleaned[index] = clean
 
-    slots = [_slot(clean, key=f"r{index}", row=index) for index, clean in cleaned.items()]
+    slots = [
+        _slot(clean, key=f"r{index}", row=index, organization_id=series.organization_id)
+        for index, clean in cleaned.items()
+    ]
     if not dry_run:
         _lock_schedule(
             venue_ids={s.venue_id for s in slots if s.venue_id}, host_ids={h for s in slots for h in s.host_ids}
@@ -735,7 +742,9 @@ def series_publish(*, series: Series, by: User | None = None) -> list[Session]:
         if session_errors:
             errors[str(session.id)] = session_errors
         else:
-            slots.append(_slot(clean, key=f"s{session.id}", session_id=session.id))
+            slots.append(
+                _slot(clean, key=f"s{session.id}", session_id=session.id, organization_id=series.organization_id)
+            )
     _lock_schedule(venue_ids={s.venue_id for s in slots if s.venue_id}, host_ids={h for s in slots for h in s.host_ids})
     only_conflicts = not errors
     draft_ids = [s.id for s in drafts]

@@ -347,3 +347,28 @@ def test_series_conflicts_take_a_constant_number_of_queries(series, organization
     small = count()
     add(60)
     assert count() == small
+
+
+def test_a_hosts_session_in_another_organization_blocks_them_but_stays_private(series, hall, organization, organizer):
+    from accounts.models import Membership
+    from tests.factories import MembershipFactory, OrganizationFactory
+
+    photographer = host_of(organization)
+    elsewhere = OrganizationFactory()
+    MembershipFactory(user=photographer, organization=elsewhere, role=Membership.Role.HOST)
+    secret = SessionFactory(
+        series=SeriesFactory(organization=elsewhere),
+        venue=VenueFactory(city=CityFactory(organization=elsewhere)),
+        hosts=[photographer],
+        title="Secret launch party",
+        status="draft",
+    )
+    data = session_data(hall, starts_at=secret.starts_at, hosts=[photographer.id])
+    with pytest.raises(ApplicationError) as excinfo:
+        services.session_create(series=series, data=data, by=organizer)
+    conflict = conflict_of(excinfo)
+    assert conflict["kind"] == "host_double_booked"
+    assert conflict["session"] is None
+    assert "another organization" in excinfo.value.message
+    assert "Secret" not in str(excinfo.value.extra) + excinfo.value.message
+    assert (conflict["other"]["session"], conflict["other"]["title"]) == (None, "")
