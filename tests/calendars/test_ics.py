@@ -171,3 +171,22 @@ def test_uid_is_stable_across_feeds_and_edits(api_client, settings):
     session.save()
     feed_after = series_ics(api_client, session.series_id)
     assert set(events_by_uid(single)) == set(events_by_uid(feed_before)) == set(events_by_uid(feed_after))
+
+
+def test_online_livestream_without_a_venue_uses_its_city_and_own_time_zone(api_client):
+    city = CityFactory(timezone="Asia/Urumqi", latitude=43.8, longitude=87.6, local_name="乌鲁木齐")
+    stream = StreamFactory(
+        session__series__organization=city.organization,
+        session__venue=None,
+        session__city=city,
+        session__timezone="Asia/Urumqi",
+        playback_url="https://live.example.com/play/online.m3u8",
+    )
+    session = stream.session
+    body = series_ics(api_client, session.series_id)
+    event = events_by_uid(body)[f"session-{session.id}@127.0.0.1"]
+    assert event["DTSTART"].params["TZID"] == "Asia/Urumqi"
+    assert event["DTSTART"].dt.astimezone(dt.UTC) == session.starts_at
+    assert "https://live.example.com/play/online.m3u8" in str(event["LOCATION"])
+    assert "乌鲁木齐" in str(event["LOCATION"])
+    assert (event["GEO"].latitude, event["GEO"].longitude) == (43.8, 87.6)
