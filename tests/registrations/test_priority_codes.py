@@ -104,7 +104,21 @@ def test_failed_registration_does_not_consume_the_code(fan):
     assert code.uses == 0
 
 
+@pytest.fixture
+def private_throttle_cache(monkeypatch):
+    """Throttle histories in a cache of this test's own: with Redis, the default cache is shared by
+    the parallel test workers, and another worker's ``cache.clear()`` would wipe them mid-test."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from registrations.throttles import InvalidCodeThrottle
+
+    private = LocMemCache("priority-code-throttle-test", {})
+    private.clear()
+    monkeypatch.setattr(InvalidCodeThrottle, "cache", private)
+
+
 @pytest.mark.throttled
+@pytest.mark.usefixtures("private_throttle_cache")
 def test_repeated_invalid_codes_from_one_account_get_429(fan, monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
@@ -123,6 +137,7 @@ def test_repeated_invalid_codes_from_one_account_get_429(fan, monkeypatch):
 
 
 @pytest.mark.throttled
+@pytest.mark.usefixtures("private_throttle_cache")
 def test_repeated_invalid_codes_from_one_address_get_429_across_accounts(monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
@@ -135,6 +150,7 @@ def test_repeated_invalid_codes_from_one_address_get_429_across_accounts(monkeyp
 
 
 @pytest.mark.throttled
+@pytest.mark.usefixtures("private_throttle_cache")
 def test_valid_codes_are_not_counted_as_guesses(monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
