@@ -100,6 +100,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    client_cpu: float = 0.0
     bodies: list[bytes] = field(default_factory=list)
 
     def record(self, status: int, latency: float) -> None:
@@ -118,6 +119,9 @@ class Phase:
             "p99_ms": round(pick(0.99), 1),
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
             "statuses": dict(sorted(self.statuses.items())),
+            # CPU the load generator itself used, as a share of one core: near 1.0 means the client,
+            # not the server, may be the limit.
+            "client_cpu_share": round(self.client_cpu / self.elapsed, 2) if self.elapsed else None,
         }
 
 
@@ -138,9 +142,10 @@ async def run_phase(name, port, clients, requests, timeout):
         finally:
             conn.close()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))), timeout)
     phase.elapsed = time.perf_counter() - started
+    phase.client_cpu = time.process_time() - cpu
     return phase
 
 
@@ -158,9 +163,10 @@ async def run_timed(name, port, clients, seconds, method, path):
         finally:
             conn.close()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))), seconds + 60)
     phase.elapsed = time.perf_counter() - started
+    phase.client_cpu = time.process_time() - cpu
     return phase
 
 
@@ -462,12 +468,13 @@ def main() -> int:
         + f", {os.cpu_count()} CPUs"
     )
     print(f"load average before: {load_before:.2f} (1 min); after each server: see below")
-    print(f"{'server':10} {'phase':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+    print(f"{'server':10} {'phase':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'client CPU':>10}  statuses")
     for result in results:
         for key in ("trivial", "registration"):
             s = result[key]
             print(
-                f"{result['server']:10} {s['phase']:28} {s['per_second']:>9} {s['p50_ms']:>8} {s['p99_ms']:>8}  "
+                f"{result['server']:10} {s['phase']:28} {s['per_second']:>9} {s['p50_ms']:>8} {s['p99_ms']:>8} "
+                f"{s['client_cpu_share']:>10}  "
                 f"{s['statuses']}"
             )
         v = result["verify"]
