@@ -103,6 +103,22 @@ AUTH_USER_MODEL = "accounts.User"
 
 # --- Redis: channel layer, cache, live presence -------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+
+
+def _redis_url_for_test_worker(url: str, worker: str) -> str:
+    """Under ``pytest -n`` each worker gets its own Redis database (the next ones after the
+    configured one), because a test's ``cache.clear()`` flushes a whole database and the workers'
+    test databases hand out the same ids. Server processes a test starts inherit the variable."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    index = int(worker.removeprefix("gw") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + 1 + index) % 16}"))
+
+
+if REDIS_URL and env_str("PYTEST_XDIST_WORKER"):
+    REDIS_URL = _redis_url_for_test_worker(REDIS_URL, env_str("PYTEST_XDIST_WORKER"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
