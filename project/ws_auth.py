@@ -2,8 +2,10 @@
 
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddlewareStack
+from channels.auth import AuthMiddleware
 from channels.db import database_sync_to_async
+from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.authtoken.models import Token
 
@@ -29,6 +31,17 @@ class _TokenAuthMiddleware:
         return await self.inner(scope, receive, send)
 
 
+class _SessionAuthMiddleware(AuthMiddleware):
+    """Channels' AuthMiddleware, minus its database thread hop when there is no session cookie at all
+    (most live-stream viewers): the user is then anonymous without asking anything."""
+
+    async def resolve_scope(self, scope):
+        if settings.SESSION_COOKIE_NAME not in scope.get("cookies", {}):
+            scope["user"]._wrapped = AnonymousUser()
+            return
+        await super().resolve_scope(scope)
+
+
 def TokenOrSessionAuthMiddleware(inner):  # noqa: N802 - reads like the other middleware stacks
-    """Session cookie first (AuthMiddlewareStack), then a token in the query string overrides it."""
-    return AuthMiddlewareStack(_TokenAuthMiddleware(inner))
+    """Session cookie first (like AuthMiddlewareStack), then a token in the query string overrides it."""
+    return CookieMiddleware(SessionMiddleware(_SessionAuthMiddleware(_TokenAuthMiddleware(inner))))

@@ -1,0 +1,187 @@
+"""Real uvicorn processes and real websocket clients for the live-audience tests.
+
+Servers run ``project.asgi`` on 127.0.0.1 and a port the kernel picks (``--port 0``), on the test
+database (tests using them are ``transaction=True``, see tests.frontend.live_server), with short
+presence ticks given through the same environment variables an operator would use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+STARTUP_TIMEOUT_SECONDS = 30
+_RUNNING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
+class Server:
+    """One uvicorn worker process. ``kill()`` is SIGKILL: no cleanup code of ours runs."""
+
+    def __init__(self, *, database_url: str, env: dict[str, str]) -> None:
+        full_env = dict(os.environ)
+        full_env.update(
+            {
+                "DATABASE_URL": database_url,
+                "DB_CONN_MAX_AGE": "0",
+                "DJANGO_SETTINGS_MODULE": "project.settings",
+                "THROTTLE_ANON": "",
+                "THROTTLE_USER": "",
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        full_env.pop("REDIS_URL", None)
+        full_env.update(env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", "0"]
+            + ["--lifespan", "off", "--log-level", "info", "--no-access-log"],
+            cwd=settings.BASE_DIR,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.output: list[str] = []
+        lines: queue.Queue[str] = queue.Queue()
+
+        def drain() -> None:
+            assert self.process.stderr is not None
+            for line in self.process.stderr:
+                self.output.append(line)
+                lines.put(line)
+
+        self._reader = threading.Thread(target=drain, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        self.port = 0
+        while not self.port:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("uvicorn did not start:\n" + "".join(self.output))
+            try:
+                match = _RUNNING.search(lines.get(timeout=min(remaining, 0.5)))
+            except queue.Empty:
+                continue
+            if match:
+                self.port = int(match.group(1))
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+@dataclass
+class Client:
+    """A websocket client that records every viewers message with its arrival time."""
+
+    url: str
+    origin: str
+    messages: list[tuple[float, dict]] = field(default_factory=list)
+    ws: object | None = None
+    task: asyncio.Task | None = None
+    close_code: int | None = None
+
+    async def open(self) -> Client:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(self.url, origin=self.origin, open_timeout=20, max_queue=None)
+        _OPEN.append(self)
+        self.task = asyncio.get_running_loop().create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in self.ws:  # type: ignore[attr-defined]
+                message = json.loads(raw)
+                if message.get("type") == "viewers":
+                    self.messages.append((time.monotonic(), message))
+        except ConnectionClosed:
+            pass
+        self.close_code = self.ws.close_code  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        await self.ws.close()  # type: ignore[attr-defined]
+        await self.ws.wait_closed()  # type: ignore[attr-defined]
+        if self.task is not None:
+            await self.task
+
+    @property
+    def last(self) -> dict | None:
+        return self.messages[-1][1] if self.messages else None
+
+    def count_between(self, start: float, end: float) -> int:
+        return sum(1 for at, _ in self.messages if start <= at < end)
+
+
+_OPEN: list[Client] = []
+
+
+def run(scenario):
+    """asyncio.run(scenario()), then close every client it opened (even when it failed), so that no
+    socket outlives its event loop."""
+
+    async def wrapped():
+        try:
+            return await scenario()
+        finally:
+            clients = list(_OPEN)
+            _OPEN.clear()
+            await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+            await asyncio.sleep(0.05)  # let the transports finish closing their sockets
+
+    return asyncio.run(wrapped())
+
+
+async def open_clients(server: Server, path: str, n: int, *, batch: int = 50) -> list[Client]:
+    clients: list[Client] = []
+    for first in range(0, n, batch):
+        group = [Client(server.ws(path), server.http) for _ in range(min(batch, n - first))]
+        await asyncio.gather(*(c.open() for c in group))
+        clients += group
+    return clients
+
+
+async def close_clients(clients: list[Client]) -> None:
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def wait_until(predicate, *, timeout: float, interval: float = 0.02) -> float:
+    """Seconds until ``predicate()`` held; raises AssertionError after ``timeout``."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout:.2f}s")
+        await asyncio.sleep(interval)
+    return time.monotonic() - start
