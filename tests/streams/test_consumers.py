@@ -76,12 +76,12 @@ def run(scenario):
 
 async def connect(url: str) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(APP, url)
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator
 
 
-async def next_figures(communicator, *, until=lambda m: True, timeout: float = 3.0) -> dict:
+async def next_figures(communicator, *, until=lambda m: True, timeout: float = 10.0) -> dict:
     """The first viewers message that satisfies ``until``."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -94,9 +94,9 @@ async def next_figures(communicator, *, until=lambda m: True, timeout: float = 3
 
 
 async def closed_with(communicator) -> int:
-    output = await communicator.receive_output(timeout=2)
+    output = await communicator.receive_output(timeout=10)
     while output["type"] != "websocket.close":
-        output = await communicator.receive_output(timeout=2)
+        output = await communicator.receive_output(timeout=10)
     return output.get("code")
 
 
