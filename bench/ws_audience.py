@@ -1,0 +1,320 @@
+"""Live audience benchmark (issue 5): how many websockets one worker holds, and how long a change of
+the figures takes to reach the last of N clients.
+
+A real uvicorn server (``project.asgi``; one or two worker processes; in-memory or Redis presence)
+on 127.0.0.1, and real websocket clients (the ``websockets`` library) in separate processes.
+
+1. Ramp up N viewer connections to one stream (spread over the client processes); report how many
+   were accepted, the server's resident memory before/after and per connection.
+2. Rounds of changes: a probe connection joins (or leaves) at a known moment; every client records
+   when the first message with the new figure arrived. Reported per round and over all rounds:
+   - ``fanout``: from the server's tick that computed the figure (the message's ``at``) to arrival;
+   - ``e2e``: from the probe's join/leave to arrival (adds the wait for the next tick, up to one tick).
+   The figure is "the last of N clients": max, and p99 / p50 over clients.
+
+    .venv/bin/python bench/ws_audience.py --clients 10000                      # in-memory, 1 worker
+    REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/ws_audience.py --clients 10000
+    REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/ws_audience.py --clients 10000 --workers 2
+
+Bounded: every wait has a timeout; the server and client processes are stopped at the end. The
+database is a scratch SQLite file in a temporary directory (the benchmark is about websockets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --- set-up ---------------------------------------------------------------------------------------
+
+
+def prepare_database(directory: str) -> tuple[str, int]:
+    """A scratch SQLite database with one live stream; returns (DATABASE_URL, stream id)."""
+    url = f"sqlite:///{directory}/bench.sqlite3"
+    script = (
+        "import django; django.setup();"
+        "from django.core.management import call_command; call_command('migrate', verbosity=0);"
+        "from accounts.models import Organization; from streams.models import Stream;"
+        "org = Organization.objects.create(name='Bench', slug='bench');"
+        "s = Stream.objects.create(organization=org, title='Grotto night tour', status='live');"
+        "print(s.id)"
+    )
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="project.settings")
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    return url, int(out.stdout.strip().splitlines()[-1])
+
+
+def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int, socket.socket]:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4096)
+    port = sock.getsockname()[1]
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="project.settings",
+        LOG_LEVEL="WARNING",
+        PRESENCE_REDIS_PREFIX=f"aperture-bench:{uuid.uuid4().hex}",
+    )
+    cmd = [sys.executable, "-m", "uvicorn", "project.asgi:application", "--fd", str(sock.fileno())]
+    cmd += ["--lifespan", "off", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+    cmd += ["--ws-per-message-deflate", "false"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, pass_fds=[sock.fileno()], start_new_session=True)
+    return process, port, sock
+
+
+def worker_pids(process: subprocess.Popen, workers: int) -> list[int]:
+    if workers == 1:
+        return [process.pid]
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    except OSError:
+        return [process.pid]
+    return [int(pid) for pid in children]
+
+
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def wait_ready(port: int, stream_id: int, timeout: float = 60) -> None:
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", f"/api/streams/{stream_id}/stats/")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("server did not start")
+
+
+# --- client processes ------------------------------------------------------------------------------
+
+
+def client_process(port: int, stream_id: int, count: int, commands, results) -> None:
+    """Holds ``count`` connections; on command reports when each first saw a given concurrent value."""
+    raise_fd_limit()
+    asyncio.run(_client_main(port, stream_id, count, commands, results))
+
+
+async def _client_main(port, stream_id, count, commands, results) -> None:
+    from websockets.asyncio.client import connect
+
+    url = f"ws://127.0.0.1:{port}/ws/streams/{stream_id}/"
+    origin = f"http://127.0.0.1:{port}"
+    seen: list[dict[int, tuple[float, float]]] = []  # per connection: concurrent -> (arrival, sent at)
+    conns = []
+
+    async def reader(ws, record: dict[int, tuple[float, float]]) -> None:
+        last = None
+        try:
+            async for raw in ws:
+                now = time.time()
+                message = json.loads(raw)
+                value = message.get("concurrent")
+                if value is not None and value != last:  # when this value was (again) first seen
+                    record[value] = (now, datetime.fromisoformat(message["at"]).timestamp())
+                last = value
+        except Exception:  # noqa: S110 - connection closed at the end
+            pass
+
+    failures = 0
+    for first in range(0, count, 100):
+        batch = min(100, count - first)
+        opened = await asyncio.gather(
+            *(connect(url, origin=origin, compression=None, ping_interval=None, open_timeout=60) for _ in range(batch)),
+            return_exceptions=True,
+        )
+        for ws in opened:
+            if isinstance(ws, BaseException):
+                failures += 1
+                continue
+            record: dict[int, tuple[float, float]] = {}
+            seen.append(record)
+            conns.append((ws, asyncio.create_task(reader(ws, record))))
+    results.put(("connected", len(conns), failures))
+    loop = asyncio.get_running_loop()
+    while True:
+        command = await loop.run_in_executor(None, commands.get)
+        if command[0] == "collect":
+            value, since, timeout = command[1], command[2], command[3]
+
+            def fresh(r: dict[int, tuple[float, float]], value=value, since=since) -> tuple[float, float] | None:
+                got = r.get(value)
+                return got if got is not None and got[0] >= since else None
+
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not all(fresh(r) for r in seen):
+                await asyncio.sleep(0.05)
+            results.put(("seen", [fresh(r) for r in seen]))
+        elif command[0] == "stop":
+            await asyncio.gather(*(ws.close() for ws, _ in conns), return_exceptions=True)
+            results.put(("stopped",))
+            return
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=10_000, help="viewer connections (default 10000)")
+    parser.add_argument("--procs", type=int, default=4, help="client processes (default 4)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    parser.add_argument("--rounds", type=int, default=6, help="changes measured (default 6)")
+    args = parser.parse_args()
+    limit = raise_fd_limit()
+    backend = "redis" if os.environ.get("REDIS_URL") else "memory"
+    print(f"backend={backend} workers={args.workers} clients={args.clients} client_procs={args.procs} fd_limit={limit}")
+    print(f"load average before: {os.getloadavg()}")
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as directory:
+        database_url, stream_id = prepare_database(directory)
+        process, port, sock = start_server(database_url, args.workers)
+        clients: list = []
+        try:
+            wait_ready(port, stream_id)
+            time.sleep(1.0)
+            pids = worker_pids(process, args.workers)
+            rss_before = rss_kib(pids)
+            commands = [ctx.Queue() for _ in range(args.procs)]
+            results = ctx.Queue()
+            share = [
+                args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)
+            ]
+            started = time.monotonic()
+            for i in range(args.procs):
+                p = ctx.Process(target=client_process, args=(port, stream_id, share[i], commands[i], results))
+                p.start()
+                clients.append(p)
+            connected = failures = 0
+            for _ in range(args.procs):
+                kind, ok, failed = results.get(timeout=900)
+                connected += ok
+                failures += failed
+            ramp = time.monotonic() - started
+            time.sleep(3.0)  # let the figures settle and the allocator catch up
+            rss_after = rss_kib(worker_pids(process, args.workers))
+            print(
+                f"connected {connected} of {args.clients} in {ramp:.1f}s ({connected / ramp:.0f}/s), {failures} failed"
+            )
+            print(
+                f"server RSS {rss_before / 1024:.0f} MiB -> {rss_after / 1024:.0f} MiB "
+                f"({(rss_after - rss_before) * 1024 / max(connected, 1) / 1024:.1f} KiB per connection)"
+            )
+            asyncio.run(rounds(port, stream_id, connected, args.rounds, commands, results, args.procs))
+            for q in commands:
+                q.put(("stop",))
+            for _ in range(args.procs):
+                results.get(timeout=120)
+        finally:
+            for p in clients:
+                p.join(timeout=30)
+                if p.is_alive():
+                    p.kill()
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
+            sock.close()
+    print(f"load average after: {os.getloadavg()}")
+
+
+async def rounds(port, stream_id, connected, n_rounds, commands, results, procs) -> None:
+    from websockets.asyncio.client import connect
+
+    url = f"ws://127.0.0.1:{port}/ws/streams/{stream_id}/"
+    origin = f"http://127.0.0.1:{port}"
+    all_fanout: list[float] = []
+    all_e2e: list[float] = []
+    probe = None
+    value = connected
+    for round_no in range(n_rounds):
+        await asyncio.sleep(2.5)
+        changed_at = time.time()
+        if probe is None:
+            probe = await connect(url, origin=origin, compression=None, ping_interval=None, open_timeout=60)
+            value += 1
+        else:
+            await probe.close()
+            probe = None
+            value -= 1
+        for q in commands:
+            q.put(("collect", value, changed_at, 30.0))
+        seen: list = []
+        for _ in range(procs):
+            kind, records = results.get(timeout=120)
+            seen += records
+        got = [r for r in seen if r is not None]
+        fanout = [arrival - sent for arrival, sent in got]
+        e2e = [arrival - changed_at for arrival, _ in got]
+        all_fanout += fanout
+        all_e2e += e2e
+        missing = len(seen) - len(got)
+        print(
+            f"round {round_no + 1}: concurrent={value} received by {len(got)}/{len(seen)}"
+            f"{f' ({missing} missing)' if missing else ''}; "
+            f"fanout p50/p99/max {statistics.median(fanout):.3f}/{percentile(fanout, 0.99):.3f}/{max(fanout):.3f}s; "
+            f"e2e p50/p99/max {statistics.median(e2e):.3f}/{percentile(e2e, 0.99):.3f}/{max(e2e):.3f}s"
+        )
+    if probe is not None:
+        await probe.close()
+    fan, e2e_all = all_fanout, all_e2e
+    print(
+        f"ALL {n_rounds} rounds: fanout p50 {statistics.median(fan):.3f}s p99 {percentile(fan, 0.99):.3f}s "
+        f"max {max(fan):.3f}s | e2e p50 {statistics.median(e2e_all):.3f}s p99 {percentile(e2e_all, 0.99):.3f}s "
+        f"max {max(e2e_all):.3f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()
