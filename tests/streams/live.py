@@ -115,7 +115,7 @@ class Client:
     async def open(self) -> Client:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(self.url, origin=self.origin, open_timeout=20, max_queue=None)
+        self.ws = await connect(self.url, origin=self.origin, open_timeout=60, max_queue=None)
         _OPEN.append(self)
         self.task = asyncio.get_running_loop().create_task(self._read())
         return self
