@@ -1,6 +1,12 @@
+import datetime as dt
+
 from django import forms
 
 from events.models import Session
+
+# Far-off dates would overflow the UTC window arithmetic; nobody plans a talk outside these.
+MIN_DATE = dt.date(2000, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
 
 
 class SessionFilterForm(forms.Form):
@@ -30,6 +36,18 @@ class SessionFilterForm(forms.Form):
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise forms.ValidationError("Location is out of range.")
         return lat, lon
+
+    def _sane_date(self, name: str) -> dt.date | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not (MIN_DATE <= value <= MAX_DATE):
+            raise forms.ValidationError(f"Pick a date between {MIN_DATE.year} and {MAX_DATE.year}.")
+        return value
+
+    def clean_date_from(self) -> dt.date | None:
+        return self._sane_date("date_from")
+
+    def clean_date_to(self) -> dt.date | None:
+        return self._sane_date("date_to")
 
     def clean(self):
         cleaned = super().clean()

@@ -133,6 +133,37 @@ def test_home_links_streams_that_are_live_now():
     assert f'href="/streams/{live.id}/"' in body
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date_from": "0001-01-01"},
+        {"date_to": "9999-12-31"},
+        {"city": "99999999999999999999999"},
+        {"near": "nan,nan"},
+        {"near": "inf,1"},
+        {"page": "99999"},
+        {"q": "x" * 5000},
+        {"date_from": "2026-12-10", "date_to": "2026-12-01"},
+    ],
+)
+def test_home_survives_hostile_query_strings(params):
+    SessionFactory(title="Still listed")
+    response = Client().get("/", params)
+    assert response.status_code == 200
+    assert "Still listed" in response.content.decode() or "page" in params
+
+
+def test_home_paginates_and_keeps_the_filters_in_page_links():
+    for _ in range(35):
+        SessionFactory(kind=Session.Kind.TALK)
+    body = Client().get("/", {"kind": "talk"}).content.decode()
+    assert body.count('class="card"') == 30
+    assert 'href="?kind=talk&amp;page=2"' in body
+    second = Client().get("/", {"kind": "talk", "page": "2"}).content.decode()
+    assert second.count('class="card"') == 5
+    assert "Page 2 of 2" in second
+
+
 def test_home_marks_the_fans_own_registrations():
     fan = UserFactory()
     mine = SessionFactory(title="Mine")
@@ -481,3 +512,9 @@ def test_signup_page_is_throttled_per_address(small_rates):
     )
     assert response.status_code == 429
     assert not User.objects.filter(username="onemore").exists()
+
+
+@pytest.mark.parametrize("path", ["/sessions/{}/", "/streams/{}/", "/streams/{}/host/"])
+def test_ids_beyond_any_database_integer_are_404(path):
+    response = client_for(UserFactory()).get(path.format(10**30))
+    assert response.status_code == 404
