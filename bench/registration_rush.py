@@ -344,7 +344,7 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
 
 
 @contextlib.contextmanager
-def running_server(kind: str, *, database_url: str, workers: int, threads: int, log: Path):
+def running_server(kind: str, *, database_url: str, workers: int, threads: int, pool_size: int, log: Path):
     port = free_port()
     env = {
         **os.environ,
@@ -354,10 +354,13 @@ def running_server(kind: str, *, database_url: str, workers: int, threads: int, 
         "THROTTLE_ANON": "",
         "THROTTLE_USER": "",
         "THROTTLE_PRIORITY_CODE": "",
-        # Under ASGI, Django runs each request's sync code in a fresh thread: persistent connections
-        # would pile up until PostgreSQL refuses clients, so the ASGI server connects per request.
-        "DB_CONN_MAX_AGE": "600" if kind == "gunicorn" else "0",
+        "DB_CONN_MAX_AGE": "600",
     }
+    if kind == "uvicorn":
+        # Under ASGI, Django runs each request's sync code in a thread of its own: persistent
+        # connections pile up until PostgreSQL refuses clients, and a connection per request fails
+        # the same way at 200 concurrent requests. A pool per worker bounds them (see settings).
+        env.update({"DB_CONN_MAX_AGE": "0", "DB_POOL_MAX_SIZE": str(pool_size)})
     env.pop("REDIS_URL", None)  # REST only: no channel layer needed
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -400,6 +403,7 @@ def main() -> int:
     parser.add_argument("--servers", default="gunicorn,uvicorn", help="comma-separated: gunicorn, uvicorn")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn gthread threads per worker (1: sync)")
+    parser.add_argument("--pool-size", type=int, default=10, help="uvicorn: connections per worker (pool)")
     parser.add_argument("--trivial-seconds", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="upper bound per phase, seconds")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
@@ -438,7 +442,12 @@ def main() -> int:
         connection.close()
         log = Path("/tmp") / f"aperture-bench-{kind}-{os.getpid()}.log"
         with running_server(
-            kind, database_url=args.database_url, workers=args.workers, threads=args.threads, log=log
+            kind,
+            database_url=args.database_url,
+            workers=args.workers,
+            threads=args.threads,
+            pool_size=args.pool_size,
+            log=log,
         ) as port:
             run(run_phase("warm-up", port, min(args.clients, 50), [("GET", "/api/health/", b"", {})] * 500, 60))
             trivial = run(
