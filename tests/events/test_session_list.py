@@ -124,3 +124,15 @@ def test_bad_filter_values_are_field_errors():
         response = client.get(f"/api/sessions/?{query}")
         assert response.status_code == 400
         assert field in response.json()["fields"]
+
+
+@pytest.mark.parametrize("path", ["/api/cities/", "/api/venues/", "/api/series/"])
+def test_other_planning_lists_take_constant_queries(organization, path):
+    for i in range(12):
+        venue = VenueFactory(city=CityFactory(organization=organization, name=f"Town {i}"))
+        SeriesFactory(organization=venue.organization)
+    client = client_for(None)
+    small, small_body = queries_for(client, f"{path}?page_size=2")
+    large, large_body = queries_for(client, f"{path}?page_size=100")
+    assert small == large
+    assert len(large_body["results"]) == large_body["count"] > 2
