@@ -1,15 +1,18 @@
 """One application error type, and one place that turns every error into the contract's JSON shape:
 ``{"detail": "...", "code": "...", "fields": {...}}`` with a 4xx status."""
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -82,6 +85,15 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         body = error_body(exc.message, exc.code, exc.fields, **exc.extra)
         return Response(body, status=exc.status_code)
+    if isinstance(exc, OperationalError):
+        # The database refused or dropped the connection (e.g. "too many clients"): nothing was
+        # accepted, and the client may simply try again.
+        logger.warning("Database unavailable: %s", exc)
+        response = Response(
+            error_body("The service is busy; try again in a moment.", "service_unavailable"), status=503
+        )
+        response["Retry-After"] = "2"
+        return response
     if isinstance(exc, (OverflowError, DataError)):
         # A number or date beyond what the database stores (e.g. an id of 2**70): the request is
         # refused; an enclosing atomic block has already rolled back whatever it had started.

@@ -206,6 +206,9 @@ REST_FRAMEWORK = {
         "priority_code": env_str("THROTTLE_PRIORITY_CODE", "10/min") or None,
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # How many reverse proxies stand in front (their X-Forwarded-For entries are trusted for the
+    # per-address throttles). 0: the peer address itself, which a client cannot forge.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {

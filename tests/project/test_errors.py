@@ -127,3 +127,25 @@ def test_huge_host_ids_in_a_body_are_refused(as_user, organization, organizer):
     session = SessionFactory(series__organization=organization, status="draft")
     response = as_user(organizer).patch(f"/api/sessions/{session.id}/", {"hosts": [4605074458983310682258145280]})
     assert 400 <= response.status_code < 500
+
+
+def test_a_database_that_refuses_connections_is_a_json_503(api_client, monkeypatch):
+    from django.db import OperationalError
+
+    from events import apis
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("FATAL: sorry, too many clients already")
+
+    monkeypatch.setattr(apis.SessionViewSet, "get_queryset", refuse)
+    response = api_client.get("/api/sessions/")
+    assert assert_contract_error(response, 503)["code"] == "service_unavailable"
+    assert response["Retry-After"]
+
+
+def test_throttles_ignore_a_forged_forwarded_for_by_default(rf):
+    from rest_framework.request import Request
+    from rest_framework.throttling import AnonRateThrottle
+
+    request = Request(rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="10.0.0.9"))
+    assert AnonRateThrottle().get_ident(request) == "10.0.0.9"
