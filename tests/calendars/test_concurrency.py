@@ -1,40 +1,15 @@
 """A fan's calendar app and browser asking for the feed URL at the same moment, with real threads
 and connections on PostgreSQL: one feed, one token, for everyone."""
 
-import threading
-
 import pytest
 from django.db import connection
 
 from calendars import services
 from calendars.models import CalendarFeed
+from tests.concurrency import run_concurrently
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-TIMEOUT = 60  # seconds; every thread is bounded
-
-
-def run_concurrently(jobs):
-    """One thread (with its own connection) per job, released together; results in job order."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait(timeout=TIMEOUT)
-            results[index] = job()
-        except Exception as exc:  # noqa: BLE001 - reported through results
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job), daemon=True) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in time"
-    return results
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 connections on PostgreSQL: the venue and host row locks make exactly one of them win."""
 
 import datetime as dt
-import threading
 
 import pytest
 from django.db import connection
@@ -10,39 +9,17 @@ from django.db import connection
 from events import services
 from events.models import Session
 from project.errors import ApplicationError
+from tests.concurrency import run_concurrently
 from tests.events.conftest import evening, session_data
 from tests.factories import CityFactory, OrganizationFactory, SeriesFactory, VenueFactory, host_of, organizer_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-JOIN_TIMEOUT = 60
 
 
 @pytest.fixture(autouse=True)
 def _postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL (SQLite serializes every writer anyway)")
-
-
-def race(jobs):
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            results[index] = job()
-        except Exception as exc:  # noqa: BLE001 - reported through results
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job), daemon=True) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a thread did not finish in time"
-    return results
 
 
 def outcome(results):
@@ -62,7 +39,7 @@ def test_concurrent_bookings_of_one_venue_make_one_session():
         (lambda s=s: services.session_create(series=s, data=session_data(venue, starts_at=start), by=organizer))
         for s in series
     ]
-    created, refused = outcome(race(jobs))
+    created, refused = outcome(run_concurrently(jobs))
     assert len(created) == 1
     assert len(refused) == 3
     assert Session.objects.filter(venue=venue).count() == 1
@@ -88,6 +65,6 @@ def test_concurrent_bookings_of_one_host_in_two_cities_make_one_session():
         )
         for i, v in enumerate(venues)
     ]
-    created, refused = outcome(race(jobs))
+    created, refused = outcome(run_concurrently(jobs))
     assert len(created) == 1
     assert {r.extra["conflict"]["kind"] for r in refused} <= {"host_double_booked", "host_travel"}

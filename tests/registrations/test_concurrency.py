@@ -1,13 +1,11 @@
 """Many fans in the same second, with real threads: each thread has its own database connection
 and its own transactions (``transaction=True``), as requests in several server workers would.
 
-PostgreSQL's connection limit here is 100 and shared, so at most ``MAX_CONNECTIONS`` threads hold a
+PostgreSQL's connection limit here is 100 and shared, so at most ``tests.concurrency.MAX_CONNECTIONS`` threads hold a
 connection at once: all threads are released together by a barrier, then queue for a connection
 slot, and each one closes its connection when it is done.
 """
 
-import os
-import threading
 from collections import Counter
 
 import pytest
@@ -17,38 +15,9 @@ from accounts.models import User
 from events.models import Session
 from registrations import services
 from registrations.models import PriorityCode, Registration
+from tests.concurrency import run_concurrently
 from tests.conftest import client_for
 from tests.factories import PriorityCodeFactory, SessionFactory, UserFactory
-
-MAX_CONNECTIONS = int(os.environ.get("CONCURRENCY_TEST_CONNECTIONS", "40"))
-JOIN_TIMEOUT = 120  # seconds; every thread is bounded
-
-
-def run_concurrently(jobs, *, max_connections=MAX_CONNECTIONS):
-    """Run ``jobs`` (callables) in one thread each, released at once; returns results in job order.
-    An exception in a job is returned as its result (and fails the test's assertions)."""
-    barrier = threading.Barrier(len(jobs))
-    slots = threading.BoundedSemaphore(max_connections)
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            with slots:
-                try:
-                    results[index] = job()
-                finally:
-                    connection.close()
-        except Exception as exc:  # noqa: BLE001 - reported through results
-            results[index] = exc
-
-    threads = [threading.Thread(target=worker, args=(i, job), daemon=True) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a thread did not finish in time"
-    return results
 
 
 def make_fans(n):
