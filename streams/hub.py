@@ -291,25 +291,50 @@ class Hub:
         return json.dumps(body, separators=(",", ":")), key
 
     def _deliver(self, conn: Connection, key: tuple, text: str) -> None:
-        """Latest value, no queue: a socket busy sending keeps only the newest figures for later."""
+        """Latest value, no queue: a socket busy sending keeps only the newest figures for later.
+
+        The send is first run inline: on a healthy socket it completes without waiting (the server
+        writes to the socket's buffer), so 10,000 pushes cost no task each. Only a send that has to
+        wait (a slow client whose buffer is full) is finished in a task of its own, and the ticker
+        moves on."""
         if conn.busy:
             conn.pending = (key, text)
             return
+        coro = conn.consumer.push_text(text)
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            conn.last_key = key
+            return
+        except Exception:  # the socket went away; leave() cleans up
+            return
         conn.busy = True
-        task = asyncio.get_running_loop().create_task(self._send(conn, key, text))
+        task = asyncio.get_running_loop().create_task(self._finish(conn, coro, waiting, key))
         self._delivery.add(task)
         task.add_done_callback(self._delivery.discard)
 
-    async def _send(self, conn: Connection, key: tuple, text: str) -> None:
+    async def _finish(self, conn: Connection, coro: Any, waiting: Any, key: tuple) -> None:
+        """Resume a send that had to wait, then send the newest pending figures, if any."""
         try:
             while True:
+                if waiting is None:
+                    await asyncio.sleep(0)
+                else:
+                    await waiting
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    break
+            conn.last_key = key
+            while conn.pending is not None:
+                (key, text), conn.pending = conn.pending, None
                 await conn.consumer.push_text(text)
                 conn.last_key = key
-                if conn.pending is None:
-                    return
-                (key, text), conn.pending = conn.pending, None
+        except asyncio.CancelledError:
+            coro.close()
+            raise
         except Exception:  # noqa: S110 - the socket went away; leave() cleans up
-            pass
+            coro.close()
         finally:
             conn.busy = False
 
