@@ -149,6 +149,7 @@ async def _client_main(port, stream_id, count, commands, results) -> None:
 
     async def reader(ws, record: dict[int, tuple[float, float]]) -> None:
         last = None
+        record[-1] = (0.0, 0.0)
         try:
             async for raw in ws:
                 now = time.time()
@@ -157,6 +158,7 @@ async def _client_main(port, stream_id, count, commands, results) -> None:
                 if value is not None and value != last:  # when this value was (again) first seen
                     record[value] = (now, datetime.fromisoformat(message["at"]).timestamp())
                 last = value
+                record[-1] = (float(value), now)  # the latest figure, for the report of stragglers
         except Exception:  # noqa: S110 - connection closed at the end
             pass
 
@@ -188,7 +190,11 @@ async def _client_main(port, stream_id, count, commands, results) -> None:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and not all(fresh(r) for r in seen):
                 await asyncio.sleep(0.05)
-            results.put(("seen", [fresh(r) for r in seen]))
+            stragglers: dict[int, int] = {}
+            for r in seen:
+                if not fresh(r):
+                    stragglers[int(r[-1][0])] = stragglers.get(int(r[-1][0]), 0) + 1
+            results.put(("seen", [fresh(r) for r in seen], stragglers))
         elif command[0] == "stop":
             await asyncio.gather(*(ws.close() for ws, _ in conns), return_exceptions=True)
             results.put(("stopped",))
@@ -291,10 +297,18 @@ async def rounds(port, stream_id, connected, n_rounds, commands, results, procs)
         for q in commands:
             q.put(("collect", value, changed_at, 30.0))
         seen: list = []
+        stragglers: dict[int, int] = {}
         for _ in range(procs):
-            kind, records = results.get(timeout=120)
+            kind, records, late = results.get(timeout=120)
             seen += records
+            for shown, n in late.items():
+                stragglers[shown] = stragglers.get(shown, 0) + n
+        if stragglers:
+            print(f"  clients that did not get it within 30 s, by the figure they last showed: {stragglers}")
         got = [r for r in seen if r is not None]
+        if not got:
+            print(f"round {round_no + 1}: nobody received concurrent={value} within 30 s")
+            continue
         fanout = [arrival - sent for arrival, sent in got]
         e2e = [arrival - changed_at for arrival, _ in got]
         all_fanout += fanout
