@@ -298,3 +298,20 @@ def test_new_endpoints_are_in_the_schema(api_client):
     for path in ("start", "end", "stats", "external-counts", "rotate-secret"):
         assert f"/api/streams/{{id}}/{path}/" in schema["paths"]
     assert "post" in schema["paths"]["/api/streams/"]
+
+
+def test_stream_list_query_count_does_not_grow_with_streams(organization, organizer, host):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count_queries() -> int:
+        client = client_for(type(organizer).objects.get(id=organizer.id))  # nothing cached on the user
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/streams/").status_code == 200
+        return len(captured)
+
+    StreamFactory(session=SessionFactory(series__organization=organization), hosts=[host])
+    few = count_queries()
+    for _ in range(5):
+        StreamFactory(session=SessionFactory(series__organization=organization), hosts=[host])
+    assert count_queries() == few
