@@ -265,3 +265,39 @@ def test_figures_survive_a_restart_and_an_ended_stream_keeps_them(servers, strea
     third = servers()
     final = httpx.get(f"{third.http}/api/streams/{stream.id}/stats/", timeout=10).json()
     assert (final["concurrent"], final["peak"], final["total_views"], final["status"]) == (0, 5, 5, "ended")
+
+
+@needs_redis
+@pytest.mark.redis
+def test_redis_outage_shows_a_stale_count_and_never_an_error(servers, stream):
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.streams.live import TcpProxy
+
+    real = urlsplit(os.environ["REDIS_URL"])
+    proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
+    server = servers(REDIS_URL=urlunsplit(real._replace(netloc=f"127.0.0.1:{proxy.port}")))
+    path = f"/ws/streams/{stream.id}/"
+
+    async def scenario() -> None:
+        viewers = await open_clients(server, path, 3)
+        await all_see(viewers, 3, timeout=2 * TICK + DELIVERY_SLACK)
+        assert all(v.last["stale"] is False for v in viewers)
+        proxy.cut()
+        await wait_until(lambda: all(v.last["stale"] is True for v in viewers), timeout=5)
+        assert all(v.last["concurrent"] == 3 for v in viewers)  # the last figures, marked stale
+        stats = await asyncio.to_thread(httpx.get, f"{server.http}/api/streams/{stream.id}/stats/", timeout=10)
+        assert stats.status_code == 200
+        assert stats.json()["stale"] is True
+        page = await asyncio.to_thread(httpx.get, f"{server.http}/streams/{stream.id}/", timeout=10)
+        assert page.status_code == 200
+        late = await open_clients(server, path, 1)  # joining during the outage works too
+        proxy.restore()
+        await wait_until(lambda: all(v.last and v.last["stale"] is False for v in viewers + late), timeout=5)
+        await all_see(viewers + late, 4, timeout=2 * TICK + DELIVERY_SLACK)
+        assert all(v.close_code is None for v in viewers + late)
+
+    try:
+        run(scenario)
+    finally:
+        proxy.close()
