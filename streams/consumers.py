@@ -135,6 +135,8 @@ class ViewerConsumer(AsyncWebsocketConsumer):
             await self._reject(CLOSE_MALFORMED)
             return
         # {"type": "heartbeat"} keeps proxies from closing an idle socket; anything else is ignored.
+        if self.conn is not None:
+            get_hub().ensure_ticker()  # cheap; brings the ticker back should it ever have died
 
     async def _reject(self, code: int) -> None:
         """Stop counting this socket at once, then close it; other sockets are not touched."""

@@ -137,6 +137,7 @@ class Hub:
             if local.refs[conn.viewer_key] <= 0:
                 del local.refs[conn.viewer_key]
                 local.departures.append(conn.viewer_key)
+        self.ensure_ticker()  # the leave must be counted even if the ticker had died
 
     def ensure_ticker(self) -> None:
         self._bind()

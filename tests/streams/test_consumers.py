@@ -293,3 +293,17 @@ async def _end(stream):
     from channels.db import database_sync_to_async
 
     await database_sync_to_async(lambda: services.stream_end(stream=stream))()
+
+
+def test_a_dead_ticker_comes_back_on_the_next_leave(stream):
+    async def scenario():
+        first, second = await connect(path(stream.id)), await connect(path(stream.id))
+        await next_figures(first, until=lambda m: m["concurrent"] == 2)
+        ticker = hub.get_hub().task
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+        await second.disconnect()
+        await next_figures(first, until=lambda m: m["concurrent"] == 1)
+        await first.disconnect()
+
+    run(scenario)
