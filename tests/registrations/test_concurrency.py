@@ -183,3 +183,51 @@ def test_fan_re_registering_twice_at_once_after_cancelling_gets_one_place():
     assert {body["id"] for _, body in results} == {registration.id}
     confirmed, waitlisted = assert_seat_invariants(session)
     assert (len(confirmed), len(waitlisted)) == (1, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_second_registration_row_for_a_fan_aborts_the_one_statement_seat_count_included():
+    """PostgreSQL's one-statement registration: the unique (session, fan) violation of its INSERT
+    undoes its UPDATE of the counters too (the request then answers with the existing row)."""
+    from django.db import IntegrityError
+
+    skip_unless_postgres()
+    session = SessionFactory(capacity=5)
+    fan = make_fans(1)[0]
+    first = services.registration_create(session=session, fan=fan)
+    with pytest.raises(IntegrityError):
+        services._register_in_one_statement(session_id=session.id, fan=fan)
+    session.refresh_from_db()
+    assert (session.confirmed_count, session.waitlist_count) == (1, 0)
+    assert list(Registration.objects.filter(session=session).values_list("id", flat=True)) == [first.id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_to_a_committed_registration_are_what_the_database_holds():
+    """Confirmed and waitlisted answers (checkin_code only when confirmed) equal the stored rows."""
+    from registrations.serializers import registration_payload
+
+    session = SessionFactory(capacity=1)
+    for fan, expected in zip(make_fans(2), ("confirmed", "waitlisted"), strict=True):
+        status_code, body = register_job(session.id, fan)()
+        assert status_code == 201
+        stored = Registration.objects.get(id=body["id"])
+        assert body == registration_payload(stored)
+        assert body["status"] == expected
+        assert stored.checkin_code  # every row has one; the API shows it only when confirmed
+    assert body["waitlist_position"] == 1 and body["checkin_code"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_registration_behind_seats_freed_without_a_fill_ends_with_the_queue_filled():
+    session = SessionFactory(capacity=1)
+    fans = make_fans(3)
+    first, second = (register_job(session.id, fan)()[1] for fan in fans[:2])
+    Session.objects.filter(id=session.id).update(capacity=2)  # not through the services: no fill
+    status_code, body = register_job(session.id, fans[2])()
+    assert status_code == 201
+    assert (body["status"], body["waitlist_position"]) == ("waitlisted", 1)
+    assert Registration.objects.get(id=second["id"]).status == Registration.Status.CONFIRMED
+    confirmed, waitlisted = assert_seat_invariants(session)
+    assert [r.id for r in waitlisted] == [body["id"]]
