@@ -31,7 +31,7 @@ from astral.sun import dawn, dusk, elevation
 from django.conf import settings
 from django.db.models import Q
 
-from events.models import Session
+from events.models import City, Session, Venue
 
 VENUE = "venue_double_booked"
 HOST = "host_double_booked"
@@ -325,17 +325,31 @@ def find_conflicts(focus: Sequence[Slot], others: Iterable[Slot] = ()) -> list[C
 # --- loading slots from the database --------------------------------------------------------------
 
 
-def slot_of_session(session: Session, host_ids: Iterable[int]) -> Slot:
-    """Needs ``city`` and ``venue`` loaded (select_related)."""
-    venue, city = session.venue, session.city
+def slot_at(
+    *,
+    key: str,
+    title: str,
+    kind: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    venue: Venue | None,
+    city: City,
+    timezone: str,
+    host_ids: Iterable[int],
+    organization_id: int | None,
+    session_id: int | None = None,
+    row: int | None = None,
+) -> Slot:
+    """A slot at a venue (or, for a livestream without one, at its city)."""
     return Slot(
-        key=f"s{session.id}",
-        session_id=session.id,
-        title=session.title,
-        kind=session.kind,
-        starts_at=session.starts_at,
-        ends_at=session.ends_at,
-        venue_id=session.venue_id,
+        key=key,
+        session_id=session_id,
+        row=row,
+        title=title,
+        kind=kind,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        venue_id=venue.id if venue else None,
         venue_name=venue.name if venue else "",
         city_id=city.id,
         city_name=city.name,
@@ -343,8 +357,25 @@ def slot_of_session(session: Session, host_ids: Iterable[int]) -> Slot:
         city_lon=city.longitude,
         lat=venue.latitude if venue else city.latitude,
         lon=venue.longitude if venue else city.longitude,
-        timezone=session.timezone,
+        timezone=timezone,
         host_ids=frozenset(host_ids),
+        organization_id=organization_id,
+    )
+
+
+def slot_of_session(session: Session, host_ids: Iterable[int]) -> Slot:
+    """Needs ``city`` and ``venue`` loaded (select_related)."""
+    return slot_at(
+        key=f"s{session.id}",
+        session_id=session.id,
+        title=session.title,
+        kind=session.kind,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        venue=session.venue,
+        city=session.city,
+        timezone=session.timezone,
+        host_ids=host_ids,
         organization_id=session.series.organization_id,
     )
 

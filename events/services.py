@@ -412,8 +412,7 @@ def _clean_session(
 def _slot(
     clean: Mapping[str, Any], *, key: str, organization_id: int, session_id: int | None = None, row: int | None = None
 ):
-    venue, city = clean["venue"], clean["city"]
-    return conflicts.Slot(
+    return conflicts.slot_at(
         key=key,
         session_id=session_id,
         row=row,
@@ -421,16 +420,10 @@ def _slot(
         kind=clean["kind"],
         starts_at=clean["starts_at"],
         ends_at=clean["ends_at"],
-        venue_id=venue.id if venue else None,
-        venue_name=venue.name if venue else "",
-        city_id=city.id,
-        city_name=city.name,
-        city_lat=city.latitude,
-        city_lon=city.longitude,
-        lat=venue.latitude if venue else city.latitude,
-        lon=venue.longitude if venue else city.longitude,
+        venue=clean["venue"],
+        city=clean["city"],
         timezone=clean["timezone"],
-        host_ids=frozenset(clean["hosts"]),
+        host_ids=clean["hosts"],
         organization_id=organization_id,
     )
 
