@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -483,19 +484,20 @@ def priority_code_create(
         )
     try:
         with transaction.atomic():
-            return PriorityCode.objects.create(
-                organization=organization,
-                series=series,
-                session=session,
-                code=value,
-                max_uses=max_uses,
-                expires_at=expires_at,
-                batch=batch,
-            )
+            new_code = _new_code(organization=organization, series=series, session=session, max_uses=max_uses,
+                                 expires_at=expires_at, batch=batch)  # fmt: skip
+            priority_code = new_code(value)
+            priority_code.save(force_insert=True)
+            return priority_code
     except IntegrityError as exc:
         raise ApplicationError(
             "That code already exists.", code="code_taken", fields={"code": ["That code already exists."]}
         ) from exc
+
+
+def _new_code(**fields) -> Callable[[str], PriorityCode]:
+    """Unsaved codes sharing everything but the code itself (single and batch creation alike)."""
+    return lambda value: PriorityCode(code=value, **fields)
 
 
 @transaction.atomic
@@ -523,18 +525,9 @@ def priority_code_batch_create(
             values.add(generate_code(prefix))
         if PriorityCode.objects.filter(code__in=values).exists():
             continue
-        codes = [
-            PriorityCode(
-                organization=organization,
-                series=series,
-                session=session,
-                code=value,
-                max_uses=max_uses,
-                expires_at=expires_at,
-                batch=batch,
-            )
-            for value in sorted(values)
-        ]
+        new_code = _new_code(organization=organization, series=series, session=session, max_uses=max_uses,
+                             expires_at=expires_at, batch=batch)  # fmt: skip
+        codes = [new_code(value) for value in sorted(values)]
         return PriorityCode.objects.bulk_create(codes, batch_size=500)
     raise ApplicationError("Could not generate unique codes; try again.", code="try_again")
 

@@ -95,7 +95,14 @@ def test_numbers_beyond_64_bits_are_refused_not_500(api_client, path):
     assert response["Content-Type"].startswith("application/json")
 
 
-def test_an_impossible_time_is_a_field_error(as_user, organization, organizer):
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        "2026-12-01T12:99:00+08:00",  # an impossible minute
+        "0001-01-01T00:10:00+08:00",  # before year 1 once converted to UTC
+    ],
+)
+def test_an_impossible_start_is_a_field_error(as_user, organization, organizer, starts_at):
     from tests.factories import SeriesFactory, VenueFactory
 
     series = SeriesFactory(organization=organization)
@@ -103,20 +110,7 @@ def test_an_impossible_time_is_a_field_error(as_user, organization, organizer):
     response = as_user(organizer).post(
         "/api/sessions/",
         {"series": series.id, "venue": venue.id, "title": "x", "capacity": 10, "kind": "talk",
-         "starts_at": "2026-12-01T12:99:00+08:00", "ends_at": "2026-12-01T14:00:00+08:00"},
-    )  # fmt: skip
-    assert assert_contract_error(response, 400)["fields"]["starts_at"]
-
-
-def test_a_date_that_leaves_the_calendar_in_utc_is_refused(as_user, organization, organizer):
-    from tests.factories import SeriesFactory, VenueFactory
-
-    series = SeriesFactory(organization=organization)
-    venue = VenueFactory(city__organization=organization)
-    response = as_user(organizer).post(
-        "/api/sessions/",
-        {"series": series.id, "venue": venue.id, "title": "x", "capacity": 10, "kind": "talk",
-         "starts_at": "0001-01-01T00:10:00+08:00", "ends_at": "2026-12-01T14:00:00+08:00"},
+         "starts_at": starts_at, "ends_at": "2026-12-01T14:00:00+08:00"},
     )  # fmt: skip
     assert assert_contract_error(response, 400)["fields"]["starts_at"]
 
