@@ -1,7 +1,9 @@
 """Token authentication for the registration rush: the same rules as DRF's TokenAuthentication
 (``Authorization: Token <key>``; unknown key or inactive user -> 401), with the token and user
 read by one hand-written join instead of an ORM ``select_related`` query. Compiling that query
-cost more CPU than everything else the registration endpoint does in the database."""
+cost more CPU than everything else the registration endpoint does in the database. PostgreSQL
+only, where the join is also a prepared statement (``project.db.prepared_cursor``); elsewhere DRF's
+own lookup, because a raw SQLite row holds text where the model wants datetimes."""
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -9,6 +11,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+
+from project.db import prepared_cursor
 
 
 def _user_sql() -> tuple[str, list[str]]:
@@ -26,10 +30,12 @@ class RushTokenAuthentication(TokenAuthentication):
     _query: tuple[str, list[str]] | None = None
 
     def authenticate_credentials(self, key):
+        if connection.vendor != "postgresql":  # a raw SQLite row holds text for datetimes
+            return super().authenticate_credentials(key)
         if RushTokenAuthentication._query is None:
             RushTokenAuthentication._query = _user_sql()
         sql, attnames = RushTokenAuthentication._query
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, [key])
             row = cursor.fetchone()
         if row is None:

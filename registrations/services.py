@@ -26,6 +26,7 @@ from accounts.models import Organization, User
 from accounts.selectors import is_organizer_of
 from events.models import Series, Session
 from events.selectors import sessions_visible_to
+from project.db import prepared_cursor
 from project.errors import ApplicationError
 from registrations.models import PriorityCode, Registration, new_checkin_code
 
@@ -93,16 +94,13 @@ def _priority_code_use(*, code: str, session_id: int, series_id: int, now: dt.da
     return found
 
 
-_EXISTING_SQL = "SELECT id FROM registrations_registration WHERE session_id = %s AND fan_id = %s"
+_EXISTING_SQL = "SELECT * FROM registrations_registration WHERE session_id = %s AND fan_id = %s"
 
 
 def _existing(*, session_id: int, fan: User) -> Registration | None:
-    """The fan's registration for the session, if any. Most calls in a rush find none, so the probe
-    is a plain indexed lookup of the id (no ORM query to compile); the row is loaded only if found."""
-    with connection.cursor() as cursor:
-        cursor.execute(_EXISTING_SQL, [session_id, fan.pk])
-        row = cursor.fetchone()
-    return None if row is None else Registration.objects.get(id=row[0])
+    """The fan's registration for the session, if any: one hand-written indexed lookup (an ORM
+    query costs more to compile than to run), asked on every repeated click of a rush."""
+    return next(iter(Registration.objects.raw(_EXISTING_SQL, [session_id, fan.pk])), None)
 
 
 # One conditional UPDATE takes the place: it locks the session row (until COMMIT), re-checks the
@@ -111,7 +109,7 @@ def _existing(*, session_id: int, fan: User) -> Registration | None:
 # confirmed_count <= capacity backs it. No row back: not open, or full without a waitlist.
 # Confirmed iff the new waitlist_count is 0: the seat branch requires an empty waitlist and
 # leaves it empty, the waitlist branch makes it at least 1 (and it is then the fan's position).
-_TAKE_PLACE_SQL = """
+_TAKE_PLACE_UPDATE = """
 UPDATE events_session
 SET confirmed_count = confirmed_count
         + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 1 ELSE 0 END,
@@ -124,19 +122,28 @@ WHERE id = %s
   AND (registration_opens_at IS NULL OR registration_opens_at <= %s
        OR (%s AND priority_opens_at IS NOT NULL AND priority_opens_at <= %s))
   AND ((confirmed_count < capacity AND waitlist_count = 0) OR waitlist_enabled)
-RETURNING id, series_id, capacity, confirmed_count, waitlist_count
 """
+_TAKE_PLACE_RETURNING = "RETURNING id, series_id, capacity, confirmed_count, waitlist_count"
+_TAKE_PLACE_SQL = _TAKE_PLACE_UPDATE + _TAKE_PLACE_RETURNING
 
 
-# PostgreSQL's fast path for the common case (no priority code, no cancelled registration to
-# revive): the same conditional UPDATE and the INSERT in one data-modifying statement, run in
-# autocommit, so the statement is its own transaction. The session row is locked from the UPDATE to
-# the end of that statement's COMMIT, with no round trip and no Python (no GIL wait under a threaded
-# server) in between. A unique (session, fan) violation aborts the whole statement, counters
-# included. Confirmed iff the new waitlist_count is 0, as above; the checkin_code is set for every
-# row (the API shows it only when confirmed), like the model's default.
-_TAKE_PLACE_AND_INSERT_SQL = f"""
-WITH place AS ({_TAKE_PLACE_SQL}),
+# PostgreSQL's fast path for the common case (a fan with no registration for the session, no
+# priority code): the same conditional UPDATE, on condition that the fan holds no registration
+# yet, and the INSERT in one data-modifying statement, run in autocommit, so the statement is its
+# own transaction. The session row is locked from the UPDATE to the end of that statement's
+# COMMIT, with no round trip and no Python (no GIL wait under a threaded server) in between. The
+# NOT EXISTS spares the separate "already registered?" query; a concurrent request of the same fan
+# that slips past it is stopped by the unique (session, fan) constraint, which aborts the whole
+# statement, counters included. Confirmed iff the new waitlist_count is 0, as above; the
+# checkin_code is set for every row (the API shows it only when confirmed), like the model's
+# default.
+_FIRST_REGISTRATION_SQL = f"""
+WITH place AS (
+    {_TAKE_PLACE_UPDATE}
+      AND NOT EXISTS (SELECT 1 FROM registrations_registration r
+                      WHERE r.session_id = events_session.id AND r.fan_id = %s)
+    {_TAKE_PLACE_RETURNING}
+),
 registration AS (
     INSERT INTO registrations_registration
         (session_id, fan_id, status, waitlist_position, checkin_code, created_at, updated_at)
@@ -219,10 +226,11 @@ def _register(
     return registration
 
 
-def _register_in_one_statement(*, session_id: int, fan: User) -> Registration:
-    """``_register`` without a priority code or a registration to revive, on PostgreSQL: one
-    statement in autocommit (see ``_TAKE_PLACE_AND_INSERT_SQL``), so a session's registrations
-    queue on its row lock only for that statement and its COMMIT."""
+def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
+    """``_register`` for a fan with no registration for the session and no priority code, on
+    PostgreSQL: one statement in autocommit (see ``_FIRST_REGISTRATION_SQL``), so a session's
+    registrations queue on its row lock only for that statement and its COMMIT. None: no place
+    taken, because the fan is already registered or the session refuses them."""
     now = timezone.now()
     checkin_code = new_checkin_code()
     params = [
@@ -234,6 +242,7 @@ def _register_in_one_statement(*, session_id: int, fan: User) -> Registration:
         False,
         now,
         fan.pk,
+        fan.pk,
         Registration.Status.CONFIRMED,
         Registration.Status.WAITLISTED,
         checkin_code,
@@ -244,11 +253,11 @@ def _register_in_one_statement(*, session_id: int, fan: User) -> Registration:
     # refused like ``_register``'s durable transaction (in a test's transaction: a savepoint).
     in_transaction = connection.in_atomic_block
     with transaction.atomic(durable=True) if in_transaction else contextlib.nullcontext():
-        with connection.cursor() as cursor:
-            cursor.execute(_TAKE_PLACE_AND_INSERT_SQL, params)
+        with prepared_cursor() as cursor:
+            cursor.execute(_FIRST_REGISTRATION_SQL, params)
             row = cursor.fetchone()
     if row is None:
-        raise _refusal(session_id=session_id, fan=fan, now=now, has_code=False)
+        return None
     registration_id, status_, waitlist_position, capacity, confirmed_count = row
     registration = Registration(
         id=registration_id,
@@ -279,14 +288,20 @@ def registration_get_or_create(
     A fan who is already registered (or waitlisted) gets that registration back and never a second
     seat. A fan who cancelled may register again: the same row is revived at the end of the queue
     with a new check-in code. The hot path takes an id: the view does not read the row that the
-    service is about to lock.
+    service is about to lock. On PostgreSQL a fan's first registration without a code is tried
+    first, in one statement; the other cases are told apart only when it takes no place.
     """
-    existing = _existing(session_id=session_id, fan=fan)
-    if existing is not None and existing.status != Registration.Status.CANCELLED:
-        return existing, False
     try:
-        if existing is None and not priority_code and connection.vendor == "postgresql":
-            return _register_in_one_statement(session_id=session_id, fan=fan), True
+        first_time_tried = not priority_code and connection.vendor == "postgresql"
+        if first_time_tried:
+            registration = _register_first_time(session_id=session_id, fan=fan)
+            if registration is not None:
+                return registration, True
+        existing = _existing(session_id=session_id, fan=fan)
+        if existing is not None and existing.status != Registration.Status.CANCELLED:
+            return existing, False
+        if existing is None and first_time_tried:
+            raise _refusal(session_id=session_id, fan=fan, now=timezone.now(), has_code=False)
         return _register(session_id=session_id, fan=fan, priority_code=priority_code or None, cancelled=existing), True
     except _Revived as revived:
         return revived.registration, False

@@ -187,20 +187,51 @@ def test_fan_re_registering_twice_at_once_after_cancelling_gets_one_place():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_second_registration_row_for_a_fan_aborts_the_one_statement_seat_count_included():
-    """PostgreSQL's one-statement registration: the unique (session, fan) violation of its INSERT
-    undoes its UPDATE of the counters too (the request then answers with the existing row)."""
-    from django.db import IntegrityError
-
+def test_first_time_statement_takes_nothing_for_a_fan_who_is_already_registered():
     skip_unless_postgres()
     session = SessionFactory(capacity=5)
     fan = make_fans(1)[0]
     first = services.registration_create(session=session, fan=fan)
-    with pytest.raises(IntegrityError):
-        services._register_in_one_statement(session_id=session.id, fan=fan)
+    assert services._register_first_time(session_id=session.id, fan=fan) is None
     session.refresh_from_db()
     assert (session.confirmed_count, session.waitlist_count) == (1, 0)
     assert list(Registration.objects.filter(session=session).values_list("id", flat=True)) == [first.id]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_racing_registration_row_for_the_fan_aborts_the_one_statement_seat_count_included():
+    """The same fan's other request inserts its row after this statement's NOT EXISTS looked:
+    the unique (session, fan) violation of the INSERT undoes the statement's UPDATE of the counters
+    too (the request then answers with the other request's row)."""
+    import threading
+
+    from django.db import IntegrityError, transaction
+
+    skip_unless_postgres()
+    session = SessionFactory(capacity=5)
+    fan = make_fans(1)[0]
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_request_holding_an_uncommitted_row():
+        try:
+            with transaction.atomic():
+                Registration.objects.create(session=session, fan=fan, status=Registration.Status.CONFIRMED)
+                inserted.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_request_holding_an_uncommitted_row)
+    other.start()
+    assert inserted.wait(10)
+    threading.Timer(0.3, release.set).start()  # commits while this statement waits on the unique index
+    with pytest.raises(IntegrityError):
+        services._register_first_time(session_id=session.id, fan=fan)
+    other.join(10)
+    session.refresh_from_db()
+    assert (session.confirmed_count, session.waitlist_count) == (0, 0)
+    assert Registration.objects.filter(session=session).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
