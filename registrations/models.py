@@ -50,17 +50,26 @@ class Registration(models.Model):
         WAITLISTED = "waitlisted", "Waitlisted"
         CANCELLED = "cancelled", "Cancelled"
 
-    session = models.ForeignKey("events.Session", on_delete=models.CASCADE, related_name="registrations")
+    # No single-column index on session: the (session, fan) and (session, status, position) indexes
+    # lead with it. Every index here is written on each registration of a rush.
+    session = models.ForeignKey(
+        "events.Session", on_delete=models.CASCADE, related_name="registrations", db_index=False
+    )
     fan = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="registrations")
     status = models.CharField(max_length=20, choices=Status.choices)
     waitlist_position = models.PositiveIntegerField(null=True, blank=True)
-    checkin_code = models.CharField(max_length=64, unique=True, default=new_checkin_code)
+    checkin_code = models.CharField(max_length=64, default=new_checkin_code)  # unique: see Meta
     checked_in_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     priority_code = models.ForeignKey(
-        PriorityCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="registrations"
+        PriorityCode,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="registrations",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -68,8 +77,23 @@ class Registration(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["session", "status", "waitlist_position"])]
+        indexes = [
+            models.Index(fields=["session", "status", "waitlist_position"]),
+            # Partial: a registration is inserted without either, so a rush never writes these.
+            models.Index(
+                fields=["checked_in_by"],
+                condition=Q(checked_in_by__isnull=False),
+                name="registration_checked_in_by",
+            ),
+            models.Index(
+                fields=["priority_code"],
+                condition=Q(priority_code__isnull=False),
+                name="registration_priority_code",
+            ),
+        ]
         constraints = [
+            # A constraint rather than unique=True, which on PostgreSQL adds a second, LIKE index.
+            models.UniqueConstraint(fields=["checkin_code"], name="registration_unique_checkin_code"),
             models.UniqueConstraint(fields=["session", "fan"], name="registration_one_per_fan_and_session"),
             # Not partial: NULL positions never collide, and a deferred check lets one UPDATE
             # shift a whole waitlist up by one. (SQLite has no deferrable constraints; the
