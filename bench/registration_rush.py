@@ -256,11 +256,19 @@ def seed(*, fans: int, sessions: int, capacity: int) -> tuple[list[int], list[st
 
 
 def reset(session_ids: list[int]) -> None:
+    from django.db import connection
+
     from events.models import Session
     from registrations.models import Registration
 
     Registration.objects.filter(session_id__in=session_ids).delete()
     Session.objects.filter(id__in=session_ids).update(confirmed_count=0, waitlist_count=0)
+    # Every run starts from the same state: the last run's dead rows vacuumed and its WAL written
+    # out, so that an autovacuum or a checkpoint does not land in the middle of the next run.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) registrations_registration, events_session")
+        with contextlib.suppress(Exception):  # CHECKPOINT needs a superuser (or pg_checkpoint)
+            cursor.execute("CHECKPOINT")
 
 
 def verify(session_ids: list[int], fans: int) -> dict:
@@ -406,6 +414,7 @@ def main() -> int:
     parser.add_argument("--pool-size", type=int, default=10, help="uvicorn: connections per worker (pool)")
     parser.add_argument("--trivial-seconds", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="upper bound per phase, seconds")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over --servers, alternating; medians printed")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
@@ -435,7 +444,8 @@ def main() -> int:
     results = []
     load_before = os.getloadavg()[0]
     run = uvloop.run if uvloop else asyncio.run
-    for kind in [k.strip() for k in args.servers.split(",") if k.strip()]:
+    kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
+    for kind in kinds * args.repeat:
         reset(session_ids)
         from django.db import connection
 
@@ -493,6 +503,17 @@ def main() -> int:
             f"overbooked sessions: {v['overbooked_sessions']}, load avg {s['load_avg_1m_after']}, "
             f"checks {'OK' if v['ok'] else 'FAILED: ' + '; '.join(v['problems'])}"
         )
+    if args.repeat > 1:
+        print("medians over the rounds:")
+        for kind in kinds:
+            runs = [r for r in results if r["server"] == kind]
+            trivial = statistics.median(r["trivial"]["per_second"] for r in runs)
+            registration = statistics.median(r["registration"]["per_second"] for r in runs)
+            ratios = sorted(r["ratio"] for r in runs)
+            print(
+                f"{kind:10} trivial {trivial:.0f} req/s, registrations {registration:.0f}/s, ratio median "
+                f"{statistics.median(ratios):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}, {len(runs)} runs)"
+            )
     if args.json:
         print(json.dumps(results, indent=2))
     return 0 if all(r["verify"]["ok"] for r in results) else 1

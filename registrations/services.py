@@ -103,58 +103,76 @@ def _existing(*, session_id: int, fan: User) -> Registration | None:
     return next(iter(Registration.objects.raw(_EXISTING_SQL, [session_id, fan.pk])), None)
 
 
-# One conditional UPDATE takes the place: it locks the session row (until COMMIT), re-checks the
-# registration window and the seats on the row's current values, and counts the fan in, either
-# into a seat (free seat and nobody waiting) or onto the waitlist. The CHECK constraint
-# confirmed_count <= capacity backs it. No row back: not open, or full without a waitlist.
-# Confirmed iff the new waitlist_count is 0: the seat branch requires an empty waitlist and
-# leaves it empty, the waitlist branch makes it at least 1 (and it is then the fan's position).
-_TAKE_PLACE_UPDATE = """
-UPDATE events_session
-SET confirmed_count = confirmed_count
-        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 1 ELSE 0 END,
-    waitlist_count = waitlist_count
-        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 0 ELSE 1 END
-WHERE id = %s
-  AND status = %s
+# Whether a session row takes one more fan now: published, not started, inside the registration
+# window (the 6th and 7th values: a priority code's holder from priority_opens_at on), and a free
+# seat with nobody waiting, or a waitlist.
+_OPEN_FOR_ONE_MORE = """
+  status = %s
   AND starts_at > %s
   AND (registration_closes_at IS NULL OR registration_closes_at > %s)
   AND (registration_opens_at IS NULL OR registration_opens_at <= %s
        OR (%s AND priority_opens_at IS NOT NULL AND priority_opens_at <= %s))
   AND ((confirmed_count < capacity AND waitlist_count = 0) OR waitlist_enabled)
 """
-_TAKE_PLACE_RETURNING = "RETURNING id, series_id, capacity, confirmed_count, waitlist_count"
-_TAKE_PLACE_SQL = _TAKE_PLACE_UPDATE + _TAKE_PLACE_RETURNING
+
+# One conditional UPDATE takes the place: it locks the session row (until COMMIT), re-checks the
+# window and the seats on the row's current values, and counts the fan in, either into a seat
+# (free seat and nobody waiting) or onto the waitlist. The CHECK constraint
+# confirmed_count <= capacity backs it. No row back: not open, or full without a waitlist.
+# Confirmed iff the new waitlist_count is 0: the seat branch requires an empty waitlist and
+# leaves it empty, the waitlist branch makes it at least 1 (and it is then the fan's position).
+_TAKE_PLACE_SQL = f"""
+UPDATE events_session
+SET confirmed_count = confirmed_count
+        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 1 ELSE 0 END,
+    waitlist_count = waitlist_count
+        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 0 ELSE 1 END
+WHERE id = %s AND {_OPEN_FOR_ONE_MORE}
+RETURNING id, series_id, capacity, confirmed_count, waitlist_count
+"""  # noqa: S608 - built from this module's constants; every value is bound
 
 
-# PostgreSQL's fast path for the common case (a fan with no registration for the session, no
-# priority code): the same conditional UPDATE, on condition that the fan holds no registration
-# yet, and the INSERT in one data-modifying statement, run in autocommit, so the statement is its
-# own transaction. The session row is locked from the UPDATE to the end of that statement's
-# COMMIT, with no round trip and no Python (no GIL wait under a threaded server) in between. The
-# NOT EXISTS spares the separate "already registered?" query; a concurrent request of the same fan
-# that slips past it is stopped by the unique (session, fan) constraint, which aborts the whole
-# statement, counters included. Confirmed iff the new waitlist_count is 0, as above; the
-# checkin_code is set for every row (the API shows it only when confirmed), like the model's
-# default.
+# PostgreSQL's fast path for the common case (no priority code, no cancelled registration to
+# revive): one statement, run in autocommit, so that it is its own transaction and the session
+# row is locked only from its first step to the end of its COMMIT, with no round trip and no
+# Python (no GIL wait under a threaded server) in between.
+#   1. place: lock the session row (FOR NO KEY UPDATE: under concurrency, its newest version, on
+#      which the conditions are checked again) and read seat or waitlist place from it;
+#   2. registration: INSERT the fan there, or nothing if the fan already holds a registration for
+#      the session. ON CONFLICT finds that row through the unique (session, fan) index, committed
+#      or not, whatever the table's statistics: a "NOT EXISTS" lookup in a prepared statement
+#      could keep a plan made while the table was empty and scan the whole table on every
+#      registration of a rush (seen in the benchmark);
+#   3. counted: count the inserted fan into the locked row (only if one was inserted).
+# No row back: the fan is already registered, or the session refuses them. The checkin_code is
+# set for every row (the API shows it only when confirmed), like the model's default.
 _FIRST_REGISTRATION_SQL = f"""
 WITH place AS (
-    {_TAKE_PLACE_UPDATE}
-      AND NOT EXISTS (SELECT 1 FROM registrations_registration r
-                      WHERE r.session_id = events_session.id AND r.fan_id = %s)
-    {_TAKE_PLACE_RETURNING}
+    SELECT id, waitlist_count, confirmed_count < capacity AND waitlist_count = 0 AS seat
+    FROM events_session
+    WHERE id = %s AND {_OPEN_FOR_ONE_MORE}
+    FOR NO KEY UPDATE
 ),
 registration AS (
     INSERT INTO registrations_registration
         (session_id, fan_id, status, waitlist_position, checkin_code, created_at, updated_at)
-    SELECT place.id, %s, CASE WHEN place.waitlist_count = 0 THEN %s ELSE %s END,
-           NULLIF(place.waitlist_count, 0), %s, %s, %s
+    SELECT id, %s, CASE WHEN seat THEN %s ELSE %s END,
+           CASE WHEN seat THEN NULL ELSE waitlist_count + 1 END, %s, %s, %s
     FROM place
+    ON CONFLICT (session_id, fan_id) DO NOTHING
     RETURNING id, status, waitlist_position
+),
+counted AS (
+    UPDATE events_session
+    SET confirmed_count = confirmed_count + CASE WHEN registration.waitlist_position IS NULL THEN 1 ELSE 0 END,
+        waitlist_count = waitlist_count + CASE WHEN registration.waitlist_position IS NULL THEN 0 ELSE 1 END
+    FROM registration
+    WHERE events_session.id = %s
+    RETURNING events_session.capacity, events_session.confirmed_count
 )
-SELECT registration.id, registration.status, registration.waitlist_position, place.capacity,
-       place.confirmed_count
-FROM registration, place
+SELECT registration.id, registration.status, registration.waitlist_position, counted.capacity,
+       counted.confirmed_count
+FROM registration, counted
 """  # noqa: S608 - built from this module's constants; every value is bound
 
 
@@ -242,12 +260,12 @@ def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
         False,
         now,
         fan.pk,
-        fan.pk,
         Registration.Status.CONFIRMED,
         Registration.Status.WAITLISTED,
         checkin_code,
         now,
         now,
+        session_id,
     ]
     # Inside a caller's transaction the statement would hold the lock until that transaction ends:
     # refused like ``_register``'s durable transaction (in a test's transaction: a savepoint).
