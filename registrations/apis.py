@@ -30,6 +30,7 @@ from registrations.serializers import (
     PriorityCodeUpdateSerializer,
     RegistrationRequestSerializer,
     RegistrationSerializer,
+    priority_code_of,
     registration_payload,
 )
 from registrations.throttles import InvalidCodeThrottle
@@ -53,11 +54,10 @@ class SessionRegistrationApi(APIView):
         summary="Register for a session (idempotent: 200 with the existing registration)",
     )
     def post(self, request, pk: int):
-        serializer = RegistrationRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        priority_code = priority_code_of(request.data)
         try:
             registration, created = services.registration_get_or_create(
-                session_id=pk, fan=request.user, priority_code=serializer.validated_data.get("priority_code")
+                session_id=pk, fan=request.user, priority_code=priority_code
             )
         except ApplicationError as exc:
             if exc.code == "invalid_code":

@@ -256,3 +256,32 @@ def test_registration_token_authentication_refuses_unknown_tokens_and_inactive_u
     response = token_client(active).post(f"/api/sessions/{session.id}/registrations/", {}, format="json")
     assert response.status_code == 201
     assert Registration.objects.get().fan_id == active.id
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "non_field_errors"),
+        ("SEAT", "non_field_errors"),
+        ({"priority_code": "X" * 65}, "priority_code"),
+        ({"priority_code": ["A", "B"]}, "priority_code"),
+        ({"priority_code": True}, "priority_code"),
+    ],
+)
+def test_a_registration_body_that_is_not_an_object_or_has_a_bad_code_is_a_400_and_takes_no_seat(fan, body, field):
+    session = SessionFactory(capacity=2)
+    response = client_for(fan).post(f"/api/sessions/{session.id}/registrations/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["fields"]
+    session.refresh_from_db()
+    assert (session.confirmed_count, session.waitlist_count) == (0, 0)
+    assert not Registration.objects.filter(session=session).exists()
+
+
+@pytest.mark.parametrize("body", [{}, {"priority_code": None}, {"priority_code": ""}, {"priority_code": "  "}])
+def test_an_empty_or_blank_priority_code_registers_like_none(fan, body):
+    session = SessionFactory(capacity=2)
+    response = client_for(fan).post(f"/api/sessions/{session.id}/registrations/", body, format="json")
+    assert response.status_code == 201
+    assert response.json()["status"] == "confirmed"
