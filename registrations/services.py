@@ -3,10 +3,11 @@ Session.confirmed_count / waitlist_count and PriorityCode.uses.
 
 Locking rule (after pretix's): lock what becomes less available, once per transaction, as late as
 possible, always the session row first. Every write to a session's registrations holds that
-session's row lock (``select_for_update`` or the conditional UPDATE; on SQLite the IMMEDIATE
-transaction is the lock), so the counters, the waitlist positions and the one-registration-per-fan
-rule cannot race. The database backs each rule with a constraint (confirmed_count <= capacity, one
-registration per fan and session, unique waitlist positions on PostgreSQL, uses <= max_uses).
+session's row lock (``select_for_update``, the conditional UPDATE, or the FOR NO KEY UPDATE of
+PostgreSQL's one-statement registration; on SQLite the IMMEDIATE transaction is the lock), so the
+counters, the waitlist positions and the one-registration-per-fan rule cannot race. The database
+backs each rule with a constraint (confirmed_count <= capacity, one registration per fan and
+session, unique waitlist positions on PostgreSQL, uses <= max_uses).
 """
 
 import contextlib
