@@ -245,6 +245,13 @@ def _register(
     return registration
 
 
+def _first_registration_params(*, session_id: int, fan_id: int, now: dt.datetime, checkin_code: str) -> list:
+    """The values of ``_FIRST_REGISTRATION_SQL``'s placeholders, in order."""
+    window = [Session.Status.PUBLISHED, now, now, now, False, now]  # _OPEN_FOR_ONE_MORE, without a code
+    statuses = [Registration.Status.CONFIRMED, Registration.Status.WAITLISTED]
+    return [session_id, *window, fan_id, *statuses, checkin_code, now, now, session_id]
+
+
 def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
     """``_register`` for a fan with no registration for the session and no priority code, on
     PostgreSQL: one statement in autocommit (see ``_FIRST_REGISTRATION_SQL``), so a session's
@@ -252,22 +259,7 @@ def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
     taken, because the fan is already registered or the session refuses them."""
     now = timezone.now()
     checkin_code = new_checkin_code()
-    params = [
-        session_id,
-        Session.Status.PUBLISHED,
-        now,
-        now,
-        now,
-        False,
-        now,
-        fan.pk,
-        Registration.Status.CONFIRMED,
-        Registration.Status.WAITLISTED,
-        checkin_code,
-        now,
-        now,
-        session_id,
-    ]
+    params = _first_registration_params(session_id=session_id, fan_id=fan.pk, now=now, checkin_code=checkin_code)
     # Inside a caller's transaction the statement would hold the lock until that transaction ends:
     # refused like ``_register``'s durable transaction (in a test's transaction: a savepoint).
     in_transaction = connection.in_atomic_block

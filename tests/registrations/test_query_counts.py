@@ -69,3 +69,34 @@ def test_registration_with_a_priority_code_takes_six_queries():
     assert response.status_code == 201
     # + the code's lookup and its conditional use count
     assert len(statements(ctx)) == 6
+
+
+@pytest.mark.postgres
+def test_the_one_statement_reads_registrations_only_through_the_unique_index_whatever_the_statistics():
+    """psycopg prepares the statement, and PostgreSQL then keeps one generic plan per connection. A
+    lookup in registrations planned while the table looked empty (just analyzed, as here) would scan
+    the whole table on every registration of a rush; the statement finds an existing registration
+    through the unique (session, fan) index instead (ON CONFLICT), which no statistics can change."""
+    import re
+
+    from django.utils import timezone
+
+    from registrations import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    numbers = iter(range(1, 100))
+    sql = re.sub("%s", lambda _: f"${next(numbers)}", services._FIRST_REGISTRATION_SQL)
+    params = services._first_registration_params(session_id=1, fan_id=1, now=timezone.now(), checkin_code="x")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE registrations_registration")
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            cursor.execute(f"PREPARE first_registration AS {sql}")
+            cursor.execute(f"EXPLAIN EXECUTE first_registration({', '.join(['%s'] * len(params))})", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE ALL")
+            cursor.execute("RESET plan_cache_mode")
+    assert "Conflict Arbiter Indexes: registration_one_per_fan_and_session" in plan, plan
+    assert "Scan on registrations_registration" not in plan, plan
