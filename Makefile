@@ -21,7 +21,7 @@ migrate: install
 ## The product: migrate, load the demo program, serve HTTP + websockets over ASGI on SQLite.
 demo: migrate
 	$(BIN)/python manage.py load_demo
-	$(BIN)/uvicorn project.asgi:application --host $(HOST) --port $(PORT) --lifespan off --ws-per-message-deflate false
+	$(BIN)/uvicorn project.asgi:application --host $(HOST) --port $(PORT) --lifespan on --ws-per-message-deflate false
 
 ## The whole test suite (SQLite and the in-memory backends unless DATABASE_URL / REDIS_URL are set).
 test: install

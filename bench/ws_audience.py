@@ -84,7 +84,7 @@ def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int
         PRESENCE_REDIS_PREFIX=f"aperture-bench:{uuid.uuid4().hex}",
     )
     cmd = [sys.executable, "-m", "uvicorn", "project.asgi:application", "--fd", str(sock.fileno())]
-    cmd += ["--lifespan", "off", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+    cmd += ["--lifespan", "on", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
     cmd += ["--ws-per-message-deflate", "false"]
     if workers > 1:
         cmd += ["--workers", str(workers)]

@@ -153,6 +153,26 @@ class Hub:
         self.task = None
         await aclose_backends()
 
+    async def depart(self) -> None:
+        """This process leaves the live audience (server shutdown, after its sockets are closed):
+        one last tick reports none of its viewers, so every other process's totals drop on its next
+        tick instead of when this process's liveness key expires."""
+        if self.loop is not asyncio.get_running_loop():
+            return  # no socket of this loop was ever counted
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        for local in self.streams.values():
+            local.departures.extend(local.refs)
+            local.refs.clear()
+            local.viewers.clear()
+            local.arrivals.clear()
+        try:
+            await self.tick()
+        except Exception:
+            logger.exception("presence: the last tick before shutdown failed")
+        await self.stop()
+
     # --- the ticker ----------------------------------------------------------------------------
     async def _run(self) -> None:
         idle = 0

@@ -76,7 +76,7 @@ def asgi_server(database_url: str, extra_env: dict[str, str] | None = None, port
     env.update(extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--lifespan", "off", "--log-level", "info", "--no-access-log", "--timeout-graceful-shutdown", "2"],
+        + ["--lifespan", "on", "--log-level", "info", "--no-access-log", "--timeout-graceful-shutdown", "2"],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

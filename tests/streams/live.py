@@ -45,7 +45,7 @@ class Server:
         full_env.update(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", "0"]
-            + ["--lifespan", "off", "--log-level", "info", "--no-access-log"],
+            + ["--lifespan", "on", "--log-level", "info", "--no-access-log"],
             cwd=settings.BASE_DIR,
             env=full_env,
             stdout=subprocess.DEVNULL,

@@ -189,6 +189,35 @@ def test_killed_process_viewers_leave_within_liveness_plus_one_tick(servers, str
     run(scenario)
 
 
+@needs_redis
+@pytest.mark.redis
+def test_a_stopped_process_viewers_leave_at_once_not_when_its_liveness_expires(servers, stream, host):
+    """SIGTERM: uvicorn closes the process's sockets, then its lifespan shutdown reports that none of
+    its viewers are left, so the others' totals drop on their next tick, not after the liveness."""
+    liveness = 6.0
+    survivor, stopping = (
+        servers(PRESENCE_LIVENESS_SECONDS=str(liveness)),
+        servers(PRESENCE_LIVENESS_SECONDS=str(liveness)),
+    )
+    path = f"/ws/streams/{stream.id}/"
+    dashboard_path = f"/ws/streams/{stream.id}/host/?token={token(host)}"
+
+    async def scenario() -> None:
+        dashboard = (await open_clients(survivor, dashboard_path, 1))[0]
+        mine = await open_clients(survivor, path, 2)
+        theirs = await open_clients(stopping, path, 3)
+        await all_see([dashboard, *mine, *theirs], 5, timeout=2.0)
+        stopped_at = time.time()
+        await asyncio.to_thread(stopping.stop)
+        await wait_until(lambda: concurrent_of(dashboard) == 2, timeout=liveness + 2.0)
+        gone_after = dashboard.sent_at()[-1] - stopped_at
+        # 0.15-0.17 s measured; 6.2 s (the liveness) before the lifespan shutdown existed
+        assert gone_after < liveness / 3, gone_after
+        await close_clients([dashboard, *mine])
+
+    run(scenario)
+
+
 def test_peak_never_decreases_and_is_at_least_every_figure_shown(servers, stream, host):
     server = servers()
     path = f"/ws/streams/{stream.id}/"
