@@ -105,8 +105,8 @@ def _existing(*, session_id: int, fan: User) -> Registration | None:
 
 
 # Whether a session row takes one more fan now: published, not started, inside the registration
-# window (the 6th and 7th values: a priority code's holder from priority_opens_at on), and a free
-# seat with nobody waiting, or a waitlist.
+# window (or, when the 5th value says a valid priority code came with the request, from
+# priority_opens_at on), and a free seat with nobody waiting, or a waitlist.
 _OPEN_FOR_ONE_MORE = """
   status = %s
   AND starts_at > %s
