@@ -12,7 +12,7 @@ def _cached_memberships(user: User) -> list[tuple[int, str]]:
     cached = getattr(user, "_aperture_memberships", None)
     if cached is None:
         cached = list(Membership.objects.filter(user=user).values_list("organization_id", "role"))
-        user._aperture_memberships = cached
+        user._aperture_memberships = cached  # type: ignore[attr-defined]  # a per-request memo
     return cached
 
 

@@ -106,11 +106,13 @@ def _city_errors(*, organization_id: int, values: Mapping[str, Any], city_id: in
         if values.get(name) in (None, ""):
             errors[name].append("This field is required.")
     _check_place(errors, values)
-    name = values.get("name")
-    if name:
-        clash = City.objects.filter(organization_id=organization_id, name__iexact=name).exclude(id=city_id)
+    city_name = values.get("name")
+    if city_name:
+        clash = City.objects.filter(organization_id=organization_id, name__iexact=city_name)
+        if city_id is not None:
+            clash = clash.exclude(id=city_id)
         if clash.exists():
-            errors["name"].append(f"This organization already has a city named {name!r}.")
+            errors["name"].append(f"This organization already has a city named {city_name!r}.")
     return errors
 
 
@@ -158,7 +160,7 @@ def _venue_errors(*, organization_id: int, values: dict[str, Any], venue: Venue 
     elif values["max_capacity"] < 0:
         errors["max_capacity"].append("Must be zero or more.")
     _check_place(errors, values)
-    if errors:
+    if errors or city is None:
         return errors
     clash = Venue.objects.filter(city=city, name__iexact=values["name"])
     if venue is not None:
@@ -194,7 +196,8 @@ def venue_create(*, organization: Organization, data: Mapping[str, Any], by: Use
 def _resolve_city(value: Any) -> City | None:
     if value is None or isinstance(value, City):
         return value
-    return City.objects.filter(id=_ref_id(value)).first()
+    city_id = _ref_id(value)
+    return None if city_id is None else City.objects.filter(id=city_id).first()
 
 
 @transaction.atomic
@@ -240,8 +243,12 @@ def _series_errors(values: Mapping[str, Any], series_id: int | None = None) -> E
     if not (values.get("title") or "").strip():
         errors["title"].append("This field is required.")
     slug = values.get("slug")
-    if slug and Series.objects.filter(slug=slug).exclude(id=series_id).exists():
-        errors["slug"].append(f"The slug {slug!r} is taken.")
+    if slug:
+        taken = Series.objects.filter(slug=slug)
+        if series_id is not None:
+            taken = taken.exclude(id=series_id)
+        if taken.exists():
+            errors["slug"].append(f"The slug {slug!r} is taken.")
     partners = values.get("partners")
     if partners is not None and not (isinstance(partners, list) and all(isinstance(p, str) for p in partners)):
         errors["partners"].append("A list of names.")
@@ -288,13 +295,15 @@ class References:
 
     @classmethod
     def load(cls, *, organization_id: int, rows: Iterable[Mapping[str, Any]]) -> References:
-        venue_ids, city_ids, host_ids = set(), set(), set()
+        venue_ids: set[int] = set()
+        city_ids: set[int] = set()
+        host_ids: set[int] = set()
         for row in rows:
             for name, ids in (("venue", venue_ids), ("city", city_ids)):
                 ref = _ref_id(row.get(name))
                 if ref is not None:
                     ids.add(ref)
-            host_ids.update(_ref_id(h) for h in row.get("hosts") or ())
+            host_ids.update(ref for h in row.get("hosts") or () if (ref := _ref_id(h)) is not None)
         refs = cls(organization_id=organization_id)
         if venue_ids:
             refs.venues = {v.id: v for v in Venue.objects.filter(id__in=venue_ids).select_related("city")}
@@ -360,8 +369,8 @@ def _clean_session(
             errors[name].append("This field is required.")
         elif moment.tzinfo is None:
             errors[name].append("Give the time in ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00.")
-    times_ok = starts is not None and ends is not None and not errors.get("starts_at") and not errors.get("ends_at")
-    if times_ok:
+    times_ok = not errors.get("starts_at") and not errors.get("ends_at")
+    if times_ok and starts is not None and ends is not None:
         if ends <= starts:
             errors["ends_at"].append("Must be after starts_at.")
         elif ends - starts > MAX_SESSION_LENGTH:
@@ -684,7 +693,7 @@ def series_plan_import(
         values = dict(cleaned[index])
         hosts_of.append(values.pop("hosts"))
         session = Session(series=series, status=Session.Status.DRAFT, **values)
-        session.planned_host_ids = hosts_of[-1]
+        session.planned_host_ids = hosts_of[-1]  # type: ignore[attr-defined]  # a planned row's hosts, unsaved
         sessions.append(session)
     if dry_run:
         return PlanResult(dry_run=True, sessions=sessions)

@@ -190,5 +190,5 @@ def with_calendar_links(registrations: list[Registration]) -> list[Registration]
     """Attaches ``calendar`` links to each registration (no queries: sessions come with venue,
     city and stream)."""
     for registration in registrations:
-        registration.calendar = add_to_calendar_links(session=registration.session)
+        registration.calendar = add_to_calendar_links(session=registration.session)  # type: ignore[attr-defined]
     return registrations

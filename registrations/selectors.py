@@ -61,10 +61,12 @@ def checkin_stats(*, session: Session, bucket_minutes: int = 15) -> CheckinStats
     """Door figures for hosts: how many of the confirmed fans are in, and when they came
     (check-ins per ``bucket_minutes``, in UTC buckets)."""
     counts = dict(Registration.objects.filter(session=session).values_list("status").annotate(n=Count("id")).order_by())
-    times = sorted(
-        Registration.objects.filter(session=session, checked_in_at__isnull=False).values_list(
+    times: list[dt.datetime] = sorted(
+        moment
+        for moment in Registration.objects.filter(session=session, checked_in_at__isnull=False).values_list(
             "checked_in_at", flat=True
         )
+        if moment is not None
     )
     buckets: dict[dt.datetime, int] = {}
     for moment in times:
