@@ -352,7 +352,9 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
 
 
 @contextlib.contextmanager
-def running_server(kind: str, *, database_url: str, workers: int, threads: int, pool_size: int, log: Path):
+def running_server(
+    kind: str, *, database_url: str, workers: int, threads: int, pool_size: int, log: Path, throttle_redis: str = ""
+):
     port = free_port()
     env = {
         **os.environ,
@@ -370,6 +372,12 @@ def running_server(kind: str, *, database_url: str, workers: int, threads: int, 
         # the same way at 200 concurrent requests. A pool per worker bounds them (see settings).
         env.update({"DB_CONN_MAX_AGE": "0", "DB_POOL_MAX_SIZE": str(pool_size)})
     env.pop("REDIS_URL", None)  # REST only: no channel layer needed
+    if throttle_redis:
+        # Production's throttles: the default rates, their histories in a Redis cache shared by the
+        # workers (every registration reads and writes its user's history; none is refused).
+        for name in ("THROTTLE_ANON", "THROTTLE_USER", "THROTTLE_PRIORITY_CODE"):
+            env.pop(name, None)
+        env.update({"REDIS_URL": throttle_redis, "REDIS_PREFIX": f"aperture-bench-{os.getpid()}"})
     with log.open("wb") as out:
         proc = subprocess.Popen(
             server_command(kind, port, workers, threads),
@@ -414,6 +422,12 @@ def main() -> int:
     parser.add_argument("--pool-size", type=int, default=10, help="uvicorn: connections per worker (pool)")
     parser.add_argument("--trivial-seconds", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="upper bound per phase, seconds")
+    parser.add_argument(
+        "--throttled-with-redis",
+        default="",
+        metavar="REDIS_URL",
+        help="keep production's throttle rates, histories in this Redis (default: throttles lifted)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds over --servers, alternating; medians printed")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
@@ -458,6 +472,7 @@ def main() -> int:
             threads=args.threads,
             pool_size=args.pool_size,
             log=log,
+            throttle_redis=args.throttled_with_redis,
         ) as port:
             run(run_phase("warm-up", port, min(args.clients, 50), [("GET", "/api/health/", b"", {})] * 500, 60))
             trivial = run(
@@ -485,6 +500,7 @@ def main() -> int:
         f"{args.clients} concurrent clients, {args.workers} workers"
         + (f" x {args.threads} threads" if args.threads > 1 else "")
         + f", {os.cpu_count()} CPUs"
+        + (", throttles on (Redis)" if args.throttled_with_redis else ", throttles lifted")
     )
     print(f"load average before: {load_before:.2f} (1 min); after each server: see below")
     print(f"{'server':10} {'phase':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'client CPU':>10}  statuses")
