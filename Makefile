@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install migrate lint format serve-prod clean
+.PHONY: demo test install migrate lint format serve-prod clean messages catalogues
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,20 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+## Compiled catalogues (.mo) are built in Python from the committed .po files: no gettext needed.
 install: $(BIN)/.installed
+	$(BIN)/python -m project.catalogues
+
+catalogues: install
+
+## New or changed texts -> the .po catalogues (needs GNU gettext: apt-get install gettext), then
+## translate the new entries (README, "Language"). One catalogue per app: <app>/locale/zh_Hans/.
+MAKEMESSAGES := $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --no-wrap --add-location=file \
+	--ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles
+messages: install
+	$(MAKEMESSAGES) -d django
+	$(MAKEMESSAGES) -d djangojs
+	$(BIN)/python -m project.catalogues
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

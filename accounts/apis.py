@@ -1,4 +1,6 @@
 from django.contrib.auth import authenticate
+from django.utils import translation
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.response import Response
@@ -6,12 +8,26 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.serializers import MeSerializer, SignupSerializer, TokenRequestSerializer, TokenSerializer
+from accounts.serializers import (
+    LanguageSerializer,
+    MeSerializer,
+    SignupSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
 from project.errors import ApplicationError
+from project.i18n import recipient_language
 
 
 def me_payload(user) -> dict:
-    return {"id": user.id, "username": user.username, "email": user.email, "roles": selectors.user_roles(user=user)}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "roles": selectors.user_roles(user=user),
+        # The saved choice, else the language this answer is in.
+        "language": user.language or translation.get_language() or recipient_language(user),
+    }
 
 
 class SignupApi(APIView):
@@ -23,7 +39,7 @@ class SignupApi(APIView):
     def post(self, request):
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_signup(**serializer.validated_data)
+        user = services.user_signup(**serializer.validated_data, language=translation.get_language() or "")
         return Response(me_payload(user), status=status.HTTP_201_CREATED)
 
 
@@ -39,7 +55,9 @@ class TokenApi(APIView):
         serializer.is_valid(raise_exception=True)
         user = authenticate(request, **serializer.validated_data)
         if user is None:
-            raise ApplicationError("Unknown username or wrong password.", code="invalid_credentials", status_code=400)
+            raise ApplicationError(
+                _("Unknown username or wrong password."), code="invalid_credentials", status_code=400
+            )
         return Response({"token": services.token_for(user=user)})
 
 
@@ -49,3 +67,12 @@ class MeApi(APIView):
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
         return Response(me_payload(request.user))
+
+    @extend_schema(request=LanguageSerializer, responses={200: MeSerializer})
+    def patch(self, request):
+        """Changes the caller's language (``zh-hans`` or ``en``); the answer is in the new one."""
+        serializer = LanguageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_language_set(user=request.user, language=serializer.validated_data["language"])
+        translation.activate(user.language)
+        return Response(me_payload(user))

@@ -1,12 +1,20 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
     """Everyone who signs up is a fan; organizer and host come from memberships (see selectors)."""
 
-    email = models.EmailField(blank=True, db_index=True)
+    class Language(models.TextChoices):
+        ZH_HANS = "zh-hans", "简体中文"
+        EN = "en", "English"
+
+    email = models.EmailField(_("email address"), blank=True, db_index=True)
+    # The person's own choice of language for pages, emails and their calendar feed; blank: not
+    # chosen yet (the browser's Accept-Language, then the site's default, decide; project/i18n.py).
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices, blank=True, default="")
 
 
 class Organization(models.Model):

@@ -20,7 +20,12 @@ class TokenSerializer(serializers.Serializer):
 
 class MeSerializer(serializers.ModelSerializer):
     roles = serializers.ListField(child=serializers.ChoiceField(["fan", "host", "organizer"]))
+    language = serializers.ChoiceField(User.Language.values)
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "roles"]
+        fields = ["id", "username", "email", "roles", "language"]
+
+
+class LanguageSerializer(serializers.Serializer):
+    language = serializers.ChoiceField(User.Language.values)

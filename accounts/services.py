@@ -1,6 +1,7 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Membership, Organization, User
@@ -8,13 +9,14 @@ from project.errors import ApplicationError
 
 
 @transaction.atomic
-def user_signup(*, username: str, email: str, password: str) -> User:
-    """A new fan account. Passwords go through Django's validators."""
+def user_signup(*, username: str, email: str, password: str, language: str = "") -> User:
+    """A new fan account. Passwords go through Django's validators. ``language`` is the language the
+    person signed up in (their emails and calendar feed speak it until they choose another)."""
     if User.objects.filter(username__iexact=username).exists():
         raise ApplicationError(
-            "That username is taken.", code="username_taken", fields={"username": ["That username is taken."]}
+            _("That username is taken."), code="username_taken", fields={"username": [_("That username is taken.")]}
         )
-    candidate = User(username=username, email=email)
+    candidate = User(username=username, email=email, language=_valid_language(language))
     try:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
@@ -25,9 +27,25 @@ def user_signup(*, username: str, email: str, password: str) -> User:
             candidate.save()
     except IntegrityError as exc:
         raise ApplicationError(
-            "That username is taken.", code="username_taken", fields={"username": ["That username is taken."]}
+            _("That username is taken."), code="username_taken", fields={"username": [_("That username is taken.")]}
         ) from exc
     return candidate
+
+
+def _valid_language(language: str) -> str:
+    if language and language not in User.Language.values:
+        raise ApplicationError(
+            _("Unknown language."), code="invalid", fields={"language": [_("Choose zh-hans or en.")]}
+        )
+    return language
+
+
+@transaction.atomic
+def user_language_set(*, user: User, language: str) -> User:
+    """Saves a person's choice of language (the page switch and ``PATCH /api/me/``)."""
+    user.language = _valid_language(language)
+    user.save(update_fields=["language"])
+    return user
 
 
 def token_for(*, user: User) -> str:

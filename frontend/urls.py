@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from frontend import views
 
@@ -12,4 +13,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup-page"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
+    path("language/", views.language_switch, name="language-switch"),
+    # The texts app.js and live.js show, in the page's language (djangojs catalogues).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
 ]

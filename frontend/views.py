@@ -1,6 +1,7 @@
 """Server-rendered pages. Reads go through selectors; every write is a button that calls the REST
 API (see static/frontend/app.js), except sign-up, which calls accounts.services directly."""
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -9,9 +10,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
 from events import selectors as event_selectors
@@ -20,6 +22,7 @@ from frontend import selectors
 from frontend.forms import SessionFilterForm, SignupForm
 from frontend.throttles import retry_after
 from project.errors import ApplicationError
+from project.i18n import normalize_language
 from streams.models import Stream
 
 LOGIN_URL = "/accounts/login/"
@@ -61,7 +64,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     try:
         session = event_selectors.session_get(user=request.user, session_id=session_id)
     except Session.DoesNotExist as exc:
-        raise Http404("No such session.") from exc
+        raise Http404(_("No such session.")) from exc
     try:
         stream = session.stream
     except Session.stream.RelatedObjectDoesNotExist:
@@ -91,7 +94,10 @@ def my_sessions(request: HttpRequest) -> HttpResponse:
 
 
 def _too_many(request: HttpRequest, template: str, context: dict, wait: int) -> HttpResponse:
-    context = {**context, "throttled": f"Too many attempts from your network. Please try again in {wait} seconds."}
+    context = {
+        **context,
+        "throttled": _("Too many attempts from your network. Please try again in %(wait)s seconds.") % {"wait": wait},
+    }
     response = render(request, template, context, status=429)
     response["Retry-After"] = str(wait)
     return response
@@ -110,6 +116,46 @@ class LoginView(auth_views.LoginView):
             return _too_many(request, self.template_name, self.get_context_data(form=self.get_form()), wait)
         return super().post(request, *args, **kwargs)
 
+    def form_valid(self, form):
+        """A language chosen with the switch before signing in is the person's latest choice: it
+        goes onto the account. Without one, the account's saved language follows the person here."""
+        response = super().form_valid(form)
+        user = form.get_user()
+        chosen = normalize_language(self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
+        if chosen and chosen != user.language:
+            account_services.user_language_set(user=user, language=chosen)
+        if user.language:
+            _remember_language(response, user.language)
+        return response
+
+
+def _remember_language(response: HttpResponse, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+    )
+
+
+@require_POST
+def language_switch(request: HttpRequest) -> HttpResponse:
+    """The switch on every page: saves the choice on the account (signed in) and in a cookie, then
+    goes back to the page it was pressed on."""
+    next_url = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("home")
+    language = normalize_language(request.POST.get("language"))
+    response = redirect(next_url)
+    if language is None:
+        return response
+    if request.user.is_authenticated:
+        account_services.user_language_set(user=request.user, language=language)
+    _remember_language(response, language)
+    return response
+
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
@@ -125,7 +171,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             return _too_many(request, "frontend/signup.html", {"form": SignupForm(), "next": next_url}, wait)
     if request.method == "POST" and form.is_valid():
         try:
-            user = account_services.user_signup(**form.cleaned_data)
+            user = account_services.user_signup(**form.cleaned_data, language=translation.get_language() or "")
         except ApplicationError as exc:
             for field, messages in (exc.fields or {"__all__": [exc.message]}).items():
                 for message in messages:
@@ -140,7 +186,7 @@ def _stream_or_404(request: HttpRequest, stream_id: int) -> Stream:
     try:
         return selectors.stream_for_page(user=request.user, stream_id=stream_id)
     except Stream.DoesNotExist as exc:
-        raise Http404("No such stream.") from exc
+        raise Http404(_("No such stream.")) from exc
 
 
 def stream_detail(request: HttpRequest, stream_id: int) -> HttpResponse:
@@ -162,7 +208,7 @@ def stream_host(request: HttpRequest, stream_id: int) -> HttpResponse:
         return redirect(f"{LOGIN_URL}?next={reverse('stream-host', args=[stream_id])}")
     stream = _stream_or_404(request, stream_id)
     if not selectors.can_watch_host_dashboard(user=request.user, stream=stream):
-        raise PermissionDenied("Only the stream's hosts and organizers see its dashboard.")
+        raise PermissionDenied(_("Only the stream's hosts and organizers see its dashboard."))
     return render(
         request,
         "frontend/stream_host.html",

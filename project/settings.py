@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from project.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a signed-in person's saved language comes first (project/i18n.py).
+    "project.i18n.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -78,6 +81,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "project.i18n.language_context",
             ],
         },
     },
@@ -164,7 +169,19 @@ PASSWORD_HASHERS = env_list(
     ["django.contrib.auth.hashers.PBKDF2PasswordHasher"],
 )
 
-LANGUAGE_CODE = "en-us"
+# --- Language (issue 11; project/i18n.py has the rule) ----------------------------------------
+# Simplified Chinese first, English too. LANGUAGE_CODE is the language of a visitor who has not
+# chosen and whose browser asks for neither.
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LANGUAGE_CODE = env_str("DJANGO_LANGUAGE_CODE", "zh-hans").strip().lower()
+if LANGUAGE_CODE not in {code for code, _name in LANGUAGES}:
+    raise ImproperlyConfigured(f"DJANGO_LANGUAGE_CODE must be one of zh-hans, en; got {LANGUAGE_CODE!r}")
+LANGUAGE_COOKIE_NAME = "aperture_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# One catalogue per app (<app>/locale/zh_Hans/LC_MESSAGES/django.po); project/locale holds the
+# texts of project/ itself. README "Language" tells how to add strings.
+LOCALE_PATHS = [BASE_DIR / "project" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -185,8 +202,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Aperture <noreply@aperture.l
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's own, plus: a signed-in person's saved language answers (project/i18n.py).
+        "project.i18n.TokenAuthentication",
+        "project.i18n.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

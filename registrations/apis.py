@@ -6,7 +6,6 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -16,6 +15,7 @@ from accounts.selectors import is_any_organizer
 from events.models import Session
 from project.api import query_int
 from project.errors import ApplicationError
+from project.i18n import SessionAuthentication
 from registrations import selectors, services
 from registrations.authentication import RushTokenAuthentication
 from registrations.models import Registration

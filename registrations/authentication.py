@@ -9,10 +9,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from project.db import prepared_cursor
+from project.i18n import TokenAuthentication
 
 
 def _user_sql() -> tuple[str, list[str]]:

@@ -5,6 +5,23 @@ from rest_framework.throttling import SimpleRateThrottle
 from tests.factories import OrganizationFactory, UserFactory, host_of, organizer_of
 
 
+def pytest_configure(config):
+    """The compiled catalogues (.mo) are build output: compile the .po files in Python before the
+    first test (project/catalogues.py; only when a .po is newer, atomically, so xdist workers may race)."""
+    from project.catalogues import compile_all
+
+    compile_all()
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(settings, request):
+    """Tests read the English source texts unless they are about language: the site's default
+    (zh-hans, project/settings.py) is set back by tests marked ``site_default_language``, and a
+    test may always ask for a language itself (Accept-Language, ``translation.override``)."""
+    if not request.node.get_closest_marker("site_default_language"):
+        settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
