@@ -1,24 +1,38 @@
 """Planning: where and when things happen. Seats are counted here but only changed by
-``registrations.services`` (see Session.confirmed_count)."""
+``registrations.services`` (see Session.confirmed_count). Organizer-written texts (names, titles,
+descriptions) may carry translations in ``<field>_en`` / ``<field>_zh_hans`` (project/content.py)."""
+
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 
 
 class City(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="cities")
-    name = models.CharField(max_length=120)
-    local_name = models.CharField(max_length=120, blank=True)
-    latitude = models.FloatField()
-    longitude = models.FloatField()
-    timezone = models.CharField(max_length=64)
+    """``name`` is the original, in the organizer's language; ``name_en`` / ``name_zh_hans`` are
+    optional translations (project/content.py). ``local_name`` (e.g. 洛阳) doubles as the Chinese
+    name when ``name_zh_hans`` is blank."""
+
+    translation_fallbacks: ClassVar[dict[str, dict[str, str]]] = {"name": {"zh-hans": "local_name"}}
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="cities"
+    )
+    name = models.CharField(_("name"), max_length=120)
+    local_name = models.CharField(_("local name"), max_length=120, blank=True)
+    name_en = models.CharField(_("name (English)"), max_length=120, blank=True, default="")
+    name_zh_hans = models.CharField(_("name (Simplified Chinese)"), max_length=120, blank=True, default="")
+    latitude = models.FloatField(_("latitude"))
+    longitude = models.FloatField(_("longitude"))
+    timezone = models.CharField(_("timezone"), max_length=64)
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "cities"
+        verbose_name = _("city")
+        verbose_name_plural = _("cities")
         constraints = [
             models.UniqueConstraint(fields=["organization", "name"], name="city_unique_name"),
             models.CheckConstraint(condition=Q(latitude__gte=-90, latitude__lte=90), name="city_latitude_range"),
@@ -30,18 +44,24 @@ class City(models.Model):
 
 
 class Venue(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="venues")
-    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="venues")
-    name = models.CharField(max_length=200)
-    address = models.CharField(max_length=300, blank=True)
-    latitude = models.FloatField()
-    longitude = models.FloatField()
-    timezone = models.CharField(max_length=64)
-    max_capacity = models.PositiveIntegerField()
-    outdoor = models.BooleanField(default=False)
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="venues"
+    )
+    city = models.ForeignKey(City, verbose_name=_("city"), on_delete=models.PROTECT, related_name="venues")
+    name = models.CharField(_("name"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200, blank=True, default="")
+    name_zh_hans = models.CharField(_("name (Simplified Chinese)"), max_length=200, blank=True, default="")
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    latitude = models.FloatField(_("latitude"))
+    longitude = models.FloatField(_("longitude"))
+    timezone = models.CharField(_("timezone"), max_length=64)
+    max_capacity = models.PositiveIntegerField(_("max capacity"))
+    outdoor = models.BooleanField(_("outdoor"), default=False)
 
     class Meta:
         ordering = ["city__name", "name"]
+        verbose_name = _("venue")
+        verbose_name_plural = _("venues")
         constraints = [
             models.UniqueConstraint(fields=["city", "name"], name="venue_unique_name_in_city"),
             models.CheckConstraint(condition=Q(max_capacity__gte=0), name="venue_max_capacity_non_negative"),
@@ -54,16 +74,23 @@ class Venue(models.Model):
 
 
 class Series(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="series")
-    title = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=120, unique=True)
-    description = models.TextField(blank=True)
-    partners = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="series"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True, default="")
+    title_zh_hans = models.CharField(_("title (Simplified Chinese)"), max_length=200, blank=True, default="")
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True, default="")
+    description_zh_hans = models.TextField(_("description (Simplified Chinese)"), blank=True, default="")
+    partners = models.JSONField(_("partners"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "id"]
-        verbose_name_plural = "series"
+        verbose_name = _("series")
+        verbose_name_plural = _("series")
 
     def __str__(self) -> str:
         return self.title
@@ -71,43 +98,53 @@ class Series(models.Model):
 
 class Session(models.Model):
     class Kind(models.TextChoices):
-        TALK = "talk", "Talk"
-        NIGHT_SHOOT = "night_shoot", "Night shoot"
-        LIVESTREAM = "livestream", "Livestream"
+        TALK = "talk", _("Talk")
+        NIGHT_SHOOT = "night_shoot", _("Night shoot")
+        LIVESTREAM = "livestream", _("Livestream")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PUBLISHED = "published", "Published"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="sessions")
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TALK)
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="sessions")
-    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="sessions", null=True, blank=True)
-    hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="hosted_sessions", blank=True)
-    starts_at = models.DateTimeField(db_index=True)
-    ends_at = models.DateTimeField()
-    timezone = models.CharField(max_length=64)
-    capacity = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
-    registration_opens_at = models.DateTimeField(null=True, blank=True)
-    registration_closes_at = models.DateTimeField(null=True, blank=True)
-    priority_opens_at = models.DateTimeField(null=True, blank=True)
-    waitlist_enabled = models.BooleanField(default=True)
-    cancel_reason = models.TextField(blank=True)
+    series = models.ForeignKey(Series, verbose_name=_("series"), on_delete=models.CASCADE, related_name="sessions")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.TALK)
+    title = models.CharField(_("title"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True, default="")
+    title_zh_hans = models.CharField(_("title (Simplified Chinese)"), max_length=200, blank=True, default="")
+    description = models.TextField(_("description"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True, default="")
+    description_zh_hans = models.TextField(_("description (Simplified Chinese)"), blank=True, default="")
+    city = models.ForeignKey(City, verbose_name=_("city"), on_delete=models.PROTECT, related_name="sessions")
+    venue = models.ForeignKey(
+        Venue, verbose_name=_("venue"), on_delete=models.PROTECT, related_name="sessions", null=True, blank=True
+    )
+    hosts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("hosts"), related_name="hosted_sessions", blank=True
+    )
+    starts_at = models.DateTimeField(_("starts at"), db_index=True)
+    ends_at = models.DateTimeField(_("ends at"))
+    timezone = models.CharField(_("timezone"), max_length=64)
+    capacity = models.PositiveIntegerField(_("capacity"), default=0)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    registration_opens_at = models.DateTimeField(_("registration opens at"), null=True, blank=True)
+    registration_closes_at = models.DateTimeField(_("registration closes at"), null=True, blank=True)
+    priority_opens_at = models.DateTimeField(_("priority opens at"), null=True, blank=True)
+    waitlist_enabled = models.BooleanField(_("waitlist enabled"), default=True)
+    cancel_reason = models.TextField(_("cancel reason"), blank=True)
     # Seat counters, changed only by registrations.services while holding this row's lock; kept
     # here so that capacity is enforced by one conditional UPDATE and a CHECK constraint.
-    confirmed_count = models.PositiveIntegerField(default=0)
-    waitlist_count = models.PositiveIntegerField(default=0)
+    confirmed_count = models.PositiveIntegerField(_("confirmed count"), default=0)
+    waitlist_count = models.PositiveIntegerField(_("waitlist count"), default=0)
     # RFC 5545 SEQUENCE: bumped on every change of time, place or status that a calendar must follow.
-    sequence = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    sequence = models.PositiveIntegerField(_("sequence"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["starts_at", "id"]
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         indexes = [models.Index(fields=["series", "starts_at"]), models.Index(fields=["venue", "starts_at"])]
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="session_ends_after_starts"),

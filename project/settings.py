@@ -84,6 +84,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "project.i18n.language_context",
             ],
+            # Dates, zones and organizer texts in the reader's language: {% load aperture %}.
+            "libraries": {"aperture": "project.templatetags"},
         },
     },
 ]

@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 
@@ -15,22 +16,36 @@ def new_checkin_code() -> str:
 class PriorityCode(models.Model):
     """An early-access code for core fans, valid for one session or a whole series."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="priority_codes")
-    code = models.CharField(max_length=64, unique=True)
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="priority_codes"
+    )
+    code = models.CharField(_("code"), max_length=64, unique=True)
     series = models.ForeignKey(
-        "events.Series", on_delete=models.CASCADE, null=True, blank=True, related_name="priority_codes"
+        "events.Series",
+        verbose_name=_("series"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="priority_codes",
     )
     session = models.ForeignKey(
-        "events.Session", on_delete=models.CASCADE, null=True, blank=True, related_name="priority_codes"
+        "events.Session",
+        verbose_name=_("session"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="priority_codes",
     )
-    max_uses = models.PositiveIntegerField(default=1)
-    uses = models.PositiveIntegerField(default=0)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    batch = models.CharField(max_length=100, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    max_uses = models.PositiveIntegerField(_("max uses"), default=1)
+    uses = models.PositiveIntegerField(_("uses"), default=0)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    batch = models.CharField(_("batch"), max_length=100, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "id"]
+        verbose_name = _("priority code")
+        verbose_name_plural = _("priority codes")
         constraints = [
             models.CheckConstraint(condition=Q(uses__lte=F("max_uses")), name="priority_code_uses_within_max"),
             models.CheckConstraint(
@@ -46,37 +61,52 @@ class PriorityCode(models.Model):
 
 class Registration(models.Model):
     class Status(models.TextChoices):
-        CONFIRMED = "confirmed", "Confirmed"
-        WAITLISTED = "waitlisted", "Waitlisted"
-        CANCELLED = "cancelled", "Cancelled"
+        CONFIRMED = "confirmed", _("Confirmed")
+        WAITLISTED = "waitlisted", _("Waitlisted")
+        CANCELLED = "cancelled", _("Cancelled")
 
     # No single-column index on session: the (session, fan) and (session, status, position) indexes
     # lead with it. Every index here is written on each registration of a rush.
     session = models.ForeignKey(
-        "events.Session", on_delete=models.CASCADE, related_name="registrations", db_index=False
+        "events.Session",
+        verbose_name=_("session"),
+        on_delete=models.CASCADE,
+        related_name="registrations",
+        db_index=False,
     )
-    fan = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="registrations")
-    status = models.CharField(max_length=20, choices=Status.choices)
-    waitlist_position = models.PositiveIntegerField(null=True, blank=True)
-    checkin_code = models.CharField(max_length=64, default=new_checkin_code)  # unique: see Meta
-    checked_in_at = models.DateTimeField(null=True, blank=True)
+    fan = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("fan"), on_delete=models.CASCADE, related_name="registrations"
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    waitlist_position = models.PositiveIntegerField(_("waitlist position"), null=True, blank=True)
+    checkin_code = models.CharField(_("checkin code"), max_length=64, default=new_checkin_code)  # unique: see Meta
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     checked_in_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("checked in by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     priority_code = models.ForeignKey(
         PriorityCode,
+        verbose_name=_("priority code"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="registrations",
         db_index=False,
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
         indexes = [
             models.Index(fields=["session", "status", "waitlist_position"]),
             # Partial: a registration is inserted without either, so a rush never writes these.

@@ -3,6 +3,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Organization
 
@@ -13,31 +15,44 @@ def new_stream_secret() -> str:
 
 class Stream(models.Model):
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        LIVE = "live", "Live"
-        ENDED = "ended", "Ended"
+        SCHEDULED = "scheduled", _("Scheduled")
+        LIVE = "live", pgettext_lazy("stream status", "Live")
+        ENDED = "ended", _("Ended")
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="streams")
-    session = models.OneToOneField(
-        "events.Session", on_delete=models.SET_NULL, null=True, blank=True, related_name="stream"
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="streams"
     )
-    title = models.CharField(max_length=200)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
-    playback_url = models.URLField(max_length=500, blank=True)
-    hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="hosted_streams", blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    session = models.OneToOneField(
+        "events.Session",
+        verbose_name=_("session"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="stream",
+    )
+    title = models.CharField(_("title"), max_length=200)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SCHEDULED, db_index=True
+    )
+    playback_url = models.URLField(_("playback url"), max_length=500, blank=True)
+    hosts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("hosts"), related_name="hosted_streams", blank=True
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     # Secret for HMAC-signed audience counts from other platforms carrying this stream.
-    external_secret = models.CharField(max_length=128, default=new_stream_secret)
+    external_secret = models.CharField(_("external secret"), max_length=128, default=new_stream_secret)
     # Figures saved by the presence ticker; an ended stream keeps its final ones.
-    peak = models.PositiveIntegerField(default=0)
-    total_views = models.PositiveBigIntegerField(default=0)
-    unique_viewers = models.PositiveBigIntegerField(default=0)
-    last_concurrent = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    peak = models.PositiveIntegerField(_("peak"), default=0)
+    total_views = models.PositiveBigIntegerField(_("total views"), default=0)
+    unique_viewers = models.PositiveBigIntegerField(_("unique viewers"), default=0)
+    last_concurrent = models.PositiveIntegerField(_("last concurrent"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "id"]
+        verbose_name = _("stream")
+        verbose_name_plural = _("streams")
         constraints = [
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(started_at__isnull=True) | Q(ended_at__gte=F("started_at")),
@@ -53,26 +68,32 @@ class Stream(models.Model):
 class ViewerSample(models.Model):
     """One point of a stream's audience timeline (sampled every few seconds while live)."""
 
-    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="samples")
-    at = models.DateTimeField()
-    concurrent = models.PositiveIntegerField()
-    external = models.PositiveIntegerField(default=0)
+    stream = models.ForeignKey(Stream, verbose_name=_("stream"), on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField(_("at"))
+    concurrent = models.PositiveIntegerField(_("concurrent"))
+    external = models.PositiveIntegerField(_("external"), default=0)
 
     class Meta:
         ordering = ["at"]
+        verbose_name = _("viewer sample")
+        verbose_name_plural = _("viewer samples")
         indexes = [models.Index(fields=["stream", "at"])]
 
 
 class ExternalCount(models.Model):
     """The latest concurrent count reported by another platform that carries the stream."""
 
-    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="external_counts")
-    platform = models.CharField(max_length=60)
-    concurrent = models.PositiveIntegerField()
-    at = models.DateTimeField()
-    received_at = models.DateTimeField(auto_now=True)
+    stream = models.ForeignKey(
+        Stream, verbose_name=_("stream"), on_delete=models.CASCADE, related_name="external_counts"
+    )
+    platform = models.CharField(_("platform"), max_length=60)
+    concurrent = models.PositiveIntegerField(_("concurrent"))
+    at = models.DateTimeField(_("at"))
+    received_at = models.DateTimeField(_("received at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("external count")
+        verbose_name_plural = _("external counts")
         constraints = [
             models.UniqueConstraint(fields=["stream", "platform"], name="external_count_one_per_platform"),
         ]

@@ -1,9 +1,15 @@
 /* Aperture pages: small progressive enhancements, no framework, no build step.
    - register / cancel buttons call the REST API with the session cookie and the CSRF token;
    - "Near me" asks the browser for its position and reloads the list sorted by distance;
-   - session times get a "your time" line when the visitor is not in the venue's time zone. */
+   - session times get a "your time" line when the visitor is not in the venue's time zone.
+   Texts go through Django's JavaScript catalogue (gettext, ngettext, interpolate: /jsi18n/). */
 (function () {
   "use strict";
+
+  var _ = window.gettext || function (text) { return text; };
+  var fmt = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_m, name) { return values[name]; });
+  };
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -29,7 +35,7 @@
           .then(function (data) { return { ok: response.ok, status: response.status, data: data }; });
       },
       function () {
-        return { ok: false, status: 0, data: { detail: "Network error: check your connection and try again." } };
+        return { ok: false, status: 0, data: { detail: _("Network error: check your connection and try again.") } };
       }
     );
   }
@@ -37,10 +43,10 @@
   function errorText(result) {
     var data = result.data || {};
     if (result.status === 401 || result.status === 403) {
-      if (data.code === "not_authenticated" || result.status === 401) return "Please log in again.";
+      if (data.code === "not_authenticated" || result.status === 401) return _("Please log in again.");
     }
-    if (result.status === 429) return "Too many attempts. Please wait a minute and try again.";
-    var text = data.detail || "Something went wrong (" + result.status + ").";
+    if (result.status === 429) return _("Too many attempts. Please wait a minute and try again.");
+    var text = data.detail || fmt(_("Something went wrong (%(status)s)."), { status: result.status }, true);
     var fields = data.fields || {};
     Object.keys(fields).forEach(function (name) {
       var messages = fields[name];
@@ -76,15 +82,15 @@
     var body = {};
     if (input && input.value.trim()) body.priority_code = input.value.trim();
     setBusy(button, true);
-    say(form, "Registering…");
+    say(form, _("Registering…"));
     api("POST", form.dataset.url, body).then(function (result) {
       if (result.ok) {
         var data = result.data;
         say(
           form,
           data.status === "confirmed"
-            ? "You're registered. ✓"
-            : "You're on the waitlist, position " + data.waitlist_position + ".",
+            ? _("You're registered. ✓")
+            : fmt(_("You're on the waitlist, position %(position)s."), { position: data.waitlist_position }, true),
           "ok"
         );
         window.setTimeout(function () { window.location.reload(); }, 600);
@@ -103,12 +109,12 @@
   function onCancel(event) {
     var button = event.target.closest('button[data-action="cancel"]');
     if (!button) return;
-    if (!window.confirm(button.dataset.confirm || "Cancel this registration?")) return;
+    if (!window.confirm(button.dataset.confirm || _("Cancel this registration?"))) return;
     setBusy(button, true);
-    say(button, "Cancelling…");
+    say(button, _("Cancelling…"));
     api("DELETE", button.dataset.url).then(function (result) {
       if (result.ok) {
-        say(button, "Cancelled.", "ok");
+        say(button, _("Cancelled."), "ok");
         window.setTimeout(function () { window.location.reload(); }, 600);
       } else {
         setBusy(button, false);
@@ -131,10 +137,10 @@
         return;
       }
       if (!("geolocation" in navigator)) {
-        status.textContent = "Your browser cannot share its location.";
+        status.textContent = _("Your browser cannot share its location.");
         return;
       }
-      status.textContent = "Finding your location…";
+      status.textContent = _("Finding your location…");
       setBusy(button, true);
       navigator.geolocation.getCurrentPosition(
         function (position) {
@@ -145,29 +151,54 @@
           setBusy(button, false);
           status.textContent =
             error.code === error.PERMISSION_DENIED
-              ? "Location permission was refused; pick a city instead."
-              : "Your location is not available right now; pick a city instead.";
+              ? _("Location permission was refused; pick a city instead.")
+              : _("Your location is not available right now; pick a city instead.");
         },
         { maximumAge: 600000, timeout: 10000 }
       );
     });
   }
 
-  /* Adds the visitor's own clock time when it differs from the venue's. */
+  /* Adds the visitor's own clock time when it differs from the venue's, written like the venue's time
+     in the page's language: "12月3日 周四 19:00" / "Thu 3 Dec, 19:00" (project/formats.py). */
+  var ZH_WEEKDAYS = { Mon: "周一", Tue: "周二", Wed: "周三", Thu: "周四", Fri: "周五", Sat: "周六", Sun: "周日" };
+  var EN_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  function clockParts(date, zone) {
+    var format = new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone, month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    });
+    var out = {};
+    format.formatToParts(date).forEach(function (part) { out[part.type] = part.value; });
+    return out;
+  }
+
+  function writtenTime(date, zone, chinese, withDay) {
+    var p = clockParts(date, zone);
+    var clock = p.hour + ":" + p.minute;
+    if (!withDay) return clock;
+    if (chinese) return Number(p.month) + "月" + Number(p.day) + "日 " + ZH_WEEKDAYS[p.weekday] + " " + clock;
+    return p.weekday + " " + Number(p.day) + " " + EN_MONTHS[Number(p.month) - 1] + ", " + clock;
+  }
+
   function setupLocalTimes() {
-    var article = document.querySelector("[data-session-tz]");
-    if (!article || !window.Intl) return;
+    if (!window.Intl) return;
     var mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (!mine || mine === article.dataset.sessionTz) return;
-    article.querySelectorAll("time.js-local-time").forEach(function (node) {
+    if (!mine) return;
+    var chinese = (document.documentElement.lang || "").toLowerCase().indexOf("zh") === 0;
+    document.querySelectorAll("time.js-local-time[data-tz]").forEach(function (node) {
+      var venueZone = node.dataset.tz;
       var start = new Date(node.getAttribute("datetime"));
-      var end = new Date(node.dataset.ends);
-      var sameDay = { hour: "2-digit", minute: "2-digit" };
-      var full = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
       var line = node.parentElement.querySelector(".your-time");
-      if (!line || isNaN(start)) return;
-      line.textContent =
-        "Your time: " + start.toLocaleString(undefined, full) + " – " + end.toLocaleTimeString(undefined, sameDay);
+      if (!line || isNaN(start) || !venueZone) return;
+      if (writtenTime(start, mine, chinese, true) === writtenTime(start, venueZone, chinese, true)) return;
+      var text = writtenTime(start, mine, chinese, true);
+      var end = node.dataset.ends ? new Date(node.dataset.ends) : null;
+      if (end && !isNaN(end)) {
+        var sameDay = clockParts(end, mine).day === clockParts(start, mine).day;
+        text += (sameDay ? "–" : " – ") + writtenTime(end, mine, chinese, !sameDay);
+      }
+      line.textContent = fmt(_("Your time: %(when)s (%(zone)s)"), { when: text, zone: mine }, true);
       line.hidden = false;
     });
   }
@@ -200,7 +231,7 @@
     });
     section.querySelector("[data-feed-copy]").addEventListener("click", function () {
       input.select();
-      var done = function () { say(showButton, "Copied.", "ok"); };
+      var done = function () { say(showButton, _("Copied."), "ok"); };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
       } else {
@@ -214,7 +245,7 @@
       setBusy(reset, true);
       api("DELETE", section.dataset.url).then(function (result) {
         setBusy(reset, false);
-        show(result, "A new link is ready; the old one no longer works.");
+        show(result, _("A new link is ready; the old one no longer works."));
       });
     });
   }

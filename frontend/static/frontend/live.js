@@ -13,6 +13,15 @@
   var BACKOFF_MAX_MS = 30000;
   var CHART_POINTS = 180;
 
+  var _ = window.gettext || function (text) { return text; };
+  var fmt = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_m, name) { return values[name]; });
+  };
+  var pgettext = window.pgettext || function (_context, text) { return text; };
+  var PAGE_LANG = document.documentElement.lang || undefined;
+  var LIVE = pgettext("stream status", "Live");
+  /* The stream statuses as the server names them (streams.models.Stream.Status), in the page's language. */
+  var STATUS_NAMES = { scheduled: _("Scheduled"), live: LIVE, ended: _("Ended") };
   var VIEWER_KEY = "aperture.viewer";
   var OWN_PLATFORM = "web";
 
@@ -34,7 +43,7 @@
   }
 
   function formatNumber(value) {
-    return typeof value === "number" ? value.toLocaleString() : String(value);
+    return typeof value === "number" ? value.toLocaleString(PAGE_LANG) : String(value);
   }
 
   /* Accepts {"douyin": 120} or [{"platform": "douyin", "concurrent": 120}]. */
@@ -97,7 +106,7 @@
     this.socket = socket;
     socket.onopen = function () {
       self.attempts = 0;
-      self.setConn("Live", "live");
+      self.setConn(LIVE, "live");
       self.heartbeat = window.setInterval(function () {
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "heartbeat" }));
       }, HEARTBEAT_MS);
@@ -116,12 +125,12 @@
       self.socket = null;
       if (event.code === 4403) {
         self.stopped = true;
-        self.setConn("Not allowed: this dashboard is for the stream's hosts and organizers.", "denied");
+        self.setConn(_("Not allowed: this dashboard is for the stream's hosts and organizers."), "denied");
         return;
       }
       if (event.code === 4404) {
         self.stopped = true;
-        self.setConn("This stream is not available.", "denied");
+        self.setConn(_("This stream is not available."), "denied");
         return;
       }
       self.scheduleReconnect();
@@ -133,7 +142,10 @@
     var base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, this.attempts));
     var delay = Math.round(base / 2 + Math.random() * (base / 2));
     this.attempts += 1;
-    this.setConn("Disconnected; the figures may be stale. Reconnecting in " + Math.ceil(delay / 1000) + " s…", "stale");
+    this.setConn(
+      fmt(_("Disconnected; the figures may be stale. Reconnecting in %(seconds)s s…"), { seconds: Math.ceil(delay / 1000) }, true),
+      "stale"
+    );
     var self = this;
     this.retry = window.setTimeout(function () { self.retry = null; self.connect(); }, delay);
   };
@@ -156,7 +168,7 @@
     if (message.at) {
       root.querySelectorAll('[data-field="at"]').forEach(function (node) {
         node.setAttribute("datetime", message.at);
-        node.textContent = new Date(message.at).toLocaleTimeString();
+        node.textContent = new Date(message.at).toLocaleTimeString(PAGE_LANG, { hourCycle: "h23" });
       });
     }
     if (typeof message.status === "string") {
@@ -164,11 +176,11 @@
         if (badge.dataset.streamStatus === message.status) return;
         badge.dataset.streamStatus = message.status;
         badge.className = "badge stream-" + message.status;
-        badge.textContent = message.status.charAt(0).toUpperCase() + message.status.slice(1);
+        badge.textContent = STATUS_NAMES[message.status] || message.status;
       });
     }
-    if (message.stale) this.setConn("The live count is stale: the server lost its connection to the counter.", "stale");
-    else this.setConn("Live", "live");
+    if (message.stale) this.setConn(_("The live count is stale: the server lost its connection to the counter."), "stale");
+    else this.setConn(LIVE, "live");
     if (this.host) {
       var platforms = message.platforms || message.external;
       if (platforms) this.showPlatforms(platforms);
@@ -186,12 +198,12 @@
       var cell = empty.insertCell();
       cell.colSpan = 2;
       cell.className = "muted";
-      cell.textContent = "Only this site so far.";
+      cell.textContent = _("Only this site so far.");
       return;
     }
     rows.forEach(function (row) {
       var tr = body.insertRow();
-      tr.insertCell().textContent = row[0] === OWN_PLATFORM ? "This site" : row[0];
+      tr.insertCell().textContent = row[0] === OWN_PLATFORM ? _("This site") : row[0];
       var count = tr.insertCell();
       count.className = "num";
       count.textContent = formatNumber(row[1]);
