@@ -103,7 +103,8 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
     list_select_related = ["city", "venue"]
     search_fields = ["title", "description", "city__name", "city__local_name", "venue__name"]
     date_hierarchy = "starts_at"
-    autocomplete_fields = ["city", "venue", "hosts"]
+    autocomplete_fields = ["city", "venue"]
+    filter_horizontal = ["hosts"]  # the organization's members (organizers cannot search all users)
     readonly_fields = [
         "status",
         "cancel_reason",

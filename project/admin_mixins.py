@@ -1,14 +1,23 @@
 """Admin helpers: scoping to the organizer's organizations, and saving through the services so that
 the admin obeys exactly the rules (validation, conflicts, notifications) that the API does."""
 
+from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 
+from accounts.models import Organization, User
 from accounts.selectors import organizer_organization_ids
 from project.errors import ApplicationError
 
 
 class OrganizationScopedAdmin:
-    """Organizers see and change only what belongs to their own organizations in the admin."""
+    """Organizers see, choose and change only what belongs to their own organizations in the admin.
+
+    The list, the change pages and every choice a form offers (organization, series, session,
+    city, venue, hosts, list filters) are limited to the signed-in organizer's organizations; a
+    superuser sees everything. The services check the same again when the form is saved.
+    """
 
     organization_path = "organization"
 
@@ -18,6 +27,52 @@ class OrganizationScopedAdmin:
         if org_ids is None:
             return qs
         return qs.filter(**{f"{self.organization_path}__in": org_ids})
+
+    def get_field_queryset(self, db, db_field, request):
+        """The choices of a relation field: only the organizer's own objects (also what the
+        field accepts when the form is posted, whatever id is sent)."""
+        default = super().get_field_queryset(db, db_field, request)
+        org_ids = organizer_organization_ids(user=request.user)
+        if org_ids is None:
+            return default
+        model = db_field.remote_field.model
+        scoped = _scoped_choices(model=model, org_ids=org_ids, request=request, admin_site=self.admin_site)
+        if scoped is None:
+            return default
+        return scoped.order_by(*default.query.order_by) if default is not None else scoped
+
+    def get_list_filter(self, request):
+        # A related filter lists every object of the related model; these list only the values
+        # found among the organizer's own rows.
+        return [_related_only(name, self.model) for name in super().get_list_filter(request)]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and "organization" in {f.name for f in self.model._meta.fields}:
+            fields.append("organization")  # an object stays in its organization
+        return fields
+
+
+def _scoped_choices(*, model, org_ids: set[int], request, admin_site):
+    if model is Organization:
+        return Organization.objects.filter(id__in=org_ids)
+    if model is User:
+        # Hosts: people who belong to one of the organizer's organizations.
+        return User.objects.filter(memberships__organization_id__in=org_ids).distinct()
+    related_admin = admin_site._registry.get(model)
+    if isinstance(related_admin, OrganizationScopedAdmin):
+        return related_admin.get_queryset(request)
+    return None
+
+
+def _related_only(name, model):
+    if not isinstance(name, str):
+        return name
+    try:
+        field = get_fields_from_path(model, name)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return name
+    return (name, admin.RelatedOnlyFieldListFilter) if field.is_relation else name
 
 
 class _DryRun(Exception):

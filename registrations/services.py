@@ -19,7 +19,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from rest_framework import status
 
@@ -83,11 +83,18 @@ def _check_window(*, session: Session, now: dt.datetime, has_code: bool, fan: Us
 def _priority_code_use(*, code: str, session_id: int, series_id: int, now: dt.datetime) -> PriorityCode:
     """Count one use of a code, atomically: the conditional UPDATE re-checks ``uses < max_uses`` on
     the current row (PostgreSQL re-evaluates it after waiting for a concurrent user of the same
-    code), so two fans racing for the last use cannot both win."""
+    code), so two fans racing for the last use cannot both win.
+
+    A code opens only sessions of its own organization: one for the session or its series, and
+    owned by the organization the session's series belongs to (a code saved for another
+    organization's session, however it got into the database, opens nothing)."""
     normalized = normalize_code(code)
     scope = Q(session_id=session_id) | Q(series_id=series_id)
     valid = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    found = PriorityCode.objects.filter(scope, valid, code=normalized).only("id").first()
+    owner = Series.objects.filter(id=series_id).values("organization_id")[:1]
+    found = (
+        PriorityCode.objects.filter(scope, valid, code=normalized, organization_id=Subquery(owner)).only("id").first()
+    )
     if found is None:
         raise _invalid_code()
     if not PriorityCode.objects.filter(id=found.id, uses__lt=F("max_uses")).update(uses=F("uses") + 1):

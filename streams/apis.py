@@ -82,6 +82,7 @@ class StreamViewSet(
             session=data.get("session"),
             playback_url=data.get("playback_url", ""),
             hosts=data.get("hosts"),
+            by=request.user,
         )
         return Response(self.get_serializer(stream).data, status=status.HTTP_201_CREATED)
 
@@ -100,7 +101,7 @@ class StreamViewSet(
                 fields={"organization": ["Cannot be changed."]},
             )
         data.pop("organization", None)
-        stream = services.stream_update(stream=stream, data=data)
+        stream = services.stream_update(stream=stream, data=data, by=request.user)
         return Response(self.get_serializer(stream).data)
 
     def _runnable(self) -> Stream:
@@ -114,14 +115,14 @@ class StreamViewSet(
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk=None) -> Response:
         """Go live (stream hosts and organizers). 409 `already_live` / `ended`."""
-        stream = services.stream_start(stream=self._runnable())
+        stream = services.stream_start(stream=self._runnable(), by=request.user)
         return Response(self.get_serializer(stream).data)
 
     @extend_schema(request=None, responses={200: StreamSerializer})
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk=None) -> Response:
         """End the stream (stream hosts and organizers); its figures become final. 409 `already_ended`."""
-        stream = services.stream_end(stream=self._runnable())
+        stream = services.stream_end(stream=self._runnable(), by=request.user)
         return Response(self.get_serializer(stream).data)
 
     @extend_schema(request=None, responses={200: StreamSerializer})
@@ -132,7 +133,7 @@ class StreamViewSet(
         stream = self.get_object()
         if not selectors.can_manage_stream(user=request.user, stream=stream):
             raise PermissionDenied("Only the organization's organizers see and rotate the secret.")
-        stream = services.stream_rotate_secret(stream=stream)
+        stream = services.stream_rotate_secret(stream=stream, by=request.user)
         return Response(self.get_serializer(stream).data)
 
     @extend_schema(responses={200: StreamStatsSerializer})

@@ -14,14 +14,44 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import serializers
 
-from accounts.models import Organization, User
+from accounts.models import Membership, Organization, User
+from accounts.selectors import is_organizer_of
 from events.models import Session
 from project.api import AwareDateTimeField
 from project.errors import ApplicationError
 from streams.models import ExternalCount, Stream, ViewerSample, new_stream_secret
 from streams.presence import Figures, Floors, PresenceUnavailable, get_backend
+from streams.selectors import can_run_stream
+
+# What an organizer edits; status, times, figures and the secret have services of their own.
+STREAM_FIELDS = ("title", "session", "playback_url", "hosts")
+
+
+def _ensure_organizer(by: User | None, organization_id: int) -> None:
+    """``by`` is the acting user (None: the system itself, e.g. a management command)."""
+    if by is not None and not is_organizer_of(user=by, organization_id=organization_id):
+        raise ApplicationError(
+            gettext("Only organizers of this organization may plan its streams."),
+            code="permission_denied",
+            status_code=403,
+        )
+
+
+def _check_hosts(*, organization: Organization, hosts: list[User] | None) -> None:
+    """A stream's hosts run it and see its secretless dashboard: members of its organization only."""
+    if not hosts:
+        return
+    ids = {host.pk for host in hosts}
+    members = set(
+        Membership.objects.filter(organization=organization, user_id__in=ids).values_list("user_id", flat=True)
+    )
+    strangers = sorted(ids - members)
+    if strangers:
+        message = gettext("Hosts must be members of the stream's organization.")
+        raise ApplicationError(message, fields={"hosts": [message]}, extra={"not_members": strangers})
 
 
 def _check_session(*, organization: Organization, session: Session | None, stream: Stream | None = None) -> None:
@@ -29,8 +59,8 @@ def _check_session(*, organization: Organization, session: Session | None, strea
         return
     if session.series.organization_id != organization.id:
         raise ApplicationError(
-            "The session belongs to another organization.",
-            fields={"session": ["Choose a session of the stream's organization."]},
+            gettext("The session belongs to another organization."),
+            fields={"session": [gettext("Choose a session of the stream's organization.")]},
         )
     taken = Stream.objects.filter(session=session)
     if stream is not None:
@@ -51,8 +81,13 @@ def stream_create(
     session: Session | None = None,
     playback_url: str = "",
     hosts: list[User] | None = None,
+    by: User | None,
 ) -> Stream:
+    """Plan a stream of ``organization``, which ``by`` must organize; its session and hosts must be
+    the organization's."""
+    _ensure_organizer(by, organization.id)
     _check_session(organization=organization, session=session)
+    _check_hosts(organization=organization, hosts=hosts)
     try:
         with transaction.atomic():
             stream = Stream.objects.create(
@@ -71,10 +106,15 @@ _EDITABLE = ("title", "session", "playback_url")
 
 
 @transaction.atomic
-def stream_update(*, stream: Stream, data: dict[str, Any]) -> Stream:
-    """Edit title, session, playback URL and hosts; status only moves through start/end."""
+def stream_update(*, stream: Stream, data: dict[str, Any], by: User | None) -> Stream:
+    """Edit title, session, playback URL and hosts; status only moves through start/end, and the
+    organization never changes (whatever else ``data`` holds)."""
+    stream = Stream.objects.select_for_update().select_related("organization").get(id=stream.id)
+    _ensure_organizer(by, stream.organization_id)
     if "session" in data:
         _check_session(organization=stream.organization, session=data["session"], stream=stream)
+    if "hosts" in data:
+        _check_hosts(organization=stream.organization, hosts=list(data["hosts"]))
     changed = [name for name in _EDITABLE if name in data and getattr(stream, name) != data[name]]
     for name in changed:
         setattr(stream, name, data[name])
@@ -95,9 +135,17 @@ def _locked(stream: Stream) -> Stream:
     return Stream.objects.select_for_update().get(id=stream.id)
 
 
+def _ensure_runner(by: User | None, stream: Stream) -> None:
+    if by is not None and not can_run_stream(user=by, stream=stream):
+        raise ApplicationError(
+            gettext("Only the stream's hosts and organizers run it."), code="permission_denied", status_code=403
+        )
+
+
 @transaction.atomic
-def stream_start(*, stream: Stream) -> Stream:
+def stream_start(*, stream: Stream, by: User | None = None) -> Stream:
     locked = _locked(stream)
+    _ensure_runner(by, locked)
     if locked.status == Stream.Status.LIVE:
         raise ApplicationError("The stream is already live.", code="already_live", status_code=409)
     if locked.status == Stream.Status.ENDED:
@@ -109,10 +157,11 @@ def stream_start(*, stream: Stream) -> Stream:
 
 
 @transaction.atomic
-def stream_end(*, stream: Stream) -> Stream:
+def stream_end(*, stream: Stream, by: User | None = None) -> Stream:
     """End a scheduled or live stream and freeze its figures: the live totals are saved as final,
     with a last timeline point, and the tickers stop saving (they only update non-ended streams)."""
     locked = _locked(stream)
+    _ensure_runner(by, locked)
     if locked.status == Stream.Status.ENDED:
         raise ApplicationError("The stream has already ended.", code="already_ended", status_code=409)
     now = timezone.now()
@@ -137,7 +186,8 @@ def stream_end(*, stream: Stream) -> Stream:
 
 
 @transaction.atomic
-def stream_rotate_secret(*, stream: Stream) -> Stream:
+def stream_rotate_secret(*, stream: Stream, by: User | None = None) -> Stream:
+    _ensure_organizer(by, stream.organization_id)
     stream.external_secret = new_stream_secret()
     stream.save(update_fields=["external_secret"])
     return stream
