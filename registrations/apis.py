@@ -55,14 +55,16 @@ class SessionRegistrationApi(APIView):
     )
     def post(self, request, pk: int):
         priority_code = priority_code_of(request.data)
+        wrong_code = False
         try:
             registration, created = services.registration_get_or_create(
                 session_id=pk, fan=request.user, priority_code=priority_code
             )
         except ApplicationError as exc:
-            if exc.code == "invalid_code":
-                InvalidCodeThrottle().record_failure(request)
+            wrong_code = exc.code == "invalid_code"
             raise
+        finally:
+            InvalidCodeThrottle.settle(request, wrong_code=wrong_code)
         return Response(
             registration_payload(registration), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

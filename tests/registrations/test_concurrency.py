@@ -260,3 +260,42 @@ def test_committed_registration_behind_seats_freed_without_a_fill_ends_with_the_
     assert Registration.objects.get(id=second["id"]).status == Registration.Status.CONFIRMED
     confirmed, waitlisted = assert_seat_invariants(session)
     assert [r.id for r in waitlisted] == [body["id"]]
+
+
+@pytest.mark.throttled
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_code_guesses_get_exactly_the_limit_of_evaluations(monkeypatch):
+    """The throttle takes a place before the code is looked at, atomically in the cache (Redis on
+    the PostgreSQL run): 80 wrong guesses at once from one fan get exactly 10 answers, the rest 429."""
+    import datetime as dt
+
+    from django.core.cache import cache
+    from django.utils import timezone
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "priority_code", "10/hour")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", None)
+    cache.clear()
+    now = timezone.now()
+    session = SessionFactory(
+        registration_opens_at=now + dt.timedelta(days=1), priority_opens_at=now - dt.timedelta(hours=1)
+    )
+    PriorityCodeFactory(series=session.series, code="THE-RIGHT-ONE")
+    guesser = UserFactory()
+
+    def guess(i):
+        def job():
+            response = client_for(guesser).post(
+                f"/api/sessions/{session.id}/registrations/", {"priority_code": f"WRONG{i}"}, format="json"
+            )
+            return response.status_code
+
+        return job
+
+    statuses = Counter(run_concurrently([guess(i) for i in range(80)]))
+    assert statuses == {400: 10, 429: 70}
+    # Another fan behind the same address, with the right code, gets in.
+    response = client_for(UserFactory()).post(
+        f"/api/sessions/{session.id}/registrations/", {"priority_code": "THE-RIGHT-ONE"}, format="json"
+    )
+    assert response.status_code == 201

@@ -138,15 +138,54 @@ def test_repeated_invalid_codes_from_one_account_get_429(fan, monkeypatch):
 
 @pytest.mark.throttled
 @pytest.mark.usefixtures("private_throttle_cache")
-def test_repeated_invalid_codes_from_one_address_get_429_across_accounts(monkeypatch):
+def test_an_address_used_up_by_wrong_guesses_refuses_accounts_that_guessed_wrong(monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "priority_code", "3/min")
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", None)
     session = priority_window_session()
-    for i in range(3):
+    guesser = UserFactory()
+    assert register(guesser, session, priority_code="GUESS0").status_code == 400
+    for i in range(1, 3):
         assert register(UserFactory(), session, priority_code=f"GUESS{i}").status_code == 400
-    assert register(UserFactory(), session, priority_code="GUESS9").status_code == 429
+    # The address has had its 3 wrong guesses: an account that guessed wrong here waits, even
+    # though it has used only one of its own 3.
+    assert register(guesser, session, priority_code="GUESS8").status_code == 429
+    # A newcomer's first code is still looked at (it may be right); its wrong guess then counts.
+    newcomer = UserFactory()
+    assert register(newcomer, session, priority_code="GUESS9").status_code == 400
+    assert register(newcomer, session, priority_code="GUESS10").status_code == 429
+
+
+@pytest.mark.throttled
+@pytest.mark.usefixtures("private_throttle_cache")
+def test_a_right_code_from_an_address_others_used_up_still_goes_through(monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "priority_code", "3/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", None)
+    session = priority_window_session()
+    code = PriorityCodeFactory(series=session.series)
+    for i in range(5):
+        register(UserFactory(), session, priority_code=f"GUESS{i}")
+    assert register(UserFactory(), session, priority_code=code.code).status_code == 201
+
+
+@pytest.mark.throttled
+@pytest.mark.usefixtures("private_throttle_cache")
+def test_a_right_code_gives_its_place_back(monkeypatch, fan):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "priority_code", "2/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", None)
+    session = priority_window_session()
+    code = PriorityCodeFactory(series=session.series)
+    assert register(fan, session, priority_code="GUESS1").status_code == 400
+    assert register(fan, session, priority_code=code.code).status_code == 201
+    other = priority_window_session(series=session.series)
+    # Only one wrong guess is on the account: one more is still looked at.
+    assert register(fan, other, priority_code="GUESS2").status_code == 400
+    assert register(fan, other, priority_code="GUESS3").status_code == 429
 
 
 @pytest.mark.throttled
