@@ -2,11 +2,12 @@ import csv
 import io
 import re
 
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
@@ -32,6 +33,7 @@ from events.serializers import (
 )
 from project.api import query_bool, query_datetime, query_int
 from project.errors import ApplicationError
+from project.parsers import JSONParser
 
 
 class OrganizersWrite(BasePermission):
@@ -153,7 +155,20 @@ PLAN_FIELDS = set(SessionFieldsSerializer().fields)
 
 
 def _csv_rows(text: str) -> list[dict]:
+    """The plan's rows; a CSV that the reader cannot read (a field over the csv module's limit of
+    131,072 characters, a NUL byte) is a 400 naming the line, not a server error."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _read_rows(reader)
+    except csv.Error as exc:
+        message = gettext("Line %(line)s of the CSV cannot be read: %(reason)s.") % {
+            "line": reader.line_num,
+            "reason": exc,
+        }
+        raise ApplicationError(message, fields={"file": [message]}) from exc
+
+
+def _read_rows(reader: csv.DictReader) -> list[dict]:
     columns = [c.strip() for c in reader.fieldnames or []]
     unknown = [c for c in columns if c not in PLAN_FIELDS]
     if not columns or unknown:

@@ -267,8 +267,8 @@ def external_count_record(*, stream_id: int, body: bytes, signature: str | None)
         )
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApplicationError("The body is not JSON.", code="parse_error") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ApplicationError(gettext("The body is not JSON."), code="parse_error") from exc
     serializer = ExternalCountInput(data=payload if isinstance(payload, dict) else {})
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
