@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install migrate lint format serve-prod clean messages catalogues
+.PHONY: demo test install migrate lint format prod prod-check prod-restart clean messages catalogues
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,19 @@ demo: migrate
 test: install
 	$(BIN)/python -m pytest -n 2 -q
 
+## Production on one machine: PostgreSQL + Redis (DATABASE_URL, REDIS_URL ... from the environment or
+## .env, see .env.example), nginx in front of gunicorn, uvicorn and the job workers under supervisord.
+prod: install
+	$(BIN)/python deploy/prod.py
+
+## Render nginx's and supervisord's configuration and check it, start nothing.
+prod-check: install
+	$(BIN)/python deploy/prod.py --check
+
+## Rolling restart of a running `make prod` (new code): no request lost, viewers reconnect.
+prod-restart: install
+	$(BIN)/python deploy/restart.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -50,4 +63,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-shm db.sqlite3-wal staticfiles
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-shm db.sqlite3-wal staticfiles var

@@ -2,7 +2,7 @@
 
 Starts a real server (gunicorn WSGI and/or uvicorn ASGI) on 127.0.0.1 over PostgreSQL, then, with
 the same server and in the same run:
-  1. hammers the trivial JSON endpoint ``GET /api/health/`` (Django + DRF, no database),
+  1. hammers the trivial JSON endpoint ``GET /api/health/live/`` (Django + DRF, no database),
   2. sends every fan's ``POST /api/sessions/{id}/registrations/`` (token auth, like the fan app),
      from ``--clients`` concurrent keep-alive connections,
   3. verifies in the database that no session is overbooked, the counters are true, every
@@ -474,9 +474,9 @@ def main() -> int:
             log=log,
             throttle_redis=args.throttled_with_redis,
         ) as port:
-            run(run_phase("warm-up", port, min(args.clients, 50), [("GET", "/api/health/", b"", {})] * 500, 60))
+            run(run_phase("warm-up", port, min(args.clients, 50), [("GET", "/api/health/live/", b"", {})] * 500, 60))
             trivial = run(
-                run_timed("trivial GET /api/health/", port, args.clients, args.trivial_seconds, "GET", "/api/health/")
+                run_timed("trivial GET /api/health/live/", port, args.clients, args.trivial_seconds, "GET", "/api/health/live/")
             )
             rush = run(run_phase("POST registrations", port, args.clients, requests, args.timeout))
         check = verify(session_ids, args.fans)

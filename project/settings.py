@@ -189,7 +189,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -269,6 +269,10 @@ PRESENCE_EXTERNAL_TIMEOUT_SECONDS = env_float("PRESENCE_EXTERNAL_TIMEOUT_SECONDS
 # Signed external counts whose "at" is older than this (or this far in the future) are refused.
 EXTERNAL_COUNT_MAX_AGE_SECONDS = env_int("EXTERNAL_COUNT_MAX_AGE_SECONDS", 300)
 PRESENCE_REDIS_PREFIX = env_str("PRESENCE_REDIS_PREFIX", env_str("REDIS_PREFIX", "aperture") + ":presence")
+
+# --- Health (project.health) ----------------------------------------------------------------
+# /api/health/ answers 503 when the oldest due background job has waited longer than this.
+HEALTH_QUEUE_MAX_AGE_SECONDS = env_int("HEALTH_QUEUE_MAX_AGE_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from calendars.urls import feed_urlpatterns as calendar_feed_urlpatterns
 from project import errors
-from project.health import HealthApi
+from project.health import LivenessApi, ReadinessApi
 
 handler400 = errors.json_bad_request
 handler403 = errors.json_permission_denied
@@ -17,7 +17,9 @@ api_patterns = [
     path("", include("events.urls")),
     path("", include("registrations.urls")),
     path("", include("streams.urls")),
-    path("health/", HealthApi.as_view(), name="health"),
+    path("health/", ReadinessApi.as_view(), name="health"),
+    path("health/ready/", ReadinessApi.as_view(), name="health-ready"),
+    path("health/live/", LivenessApi.as_view(), name="health-live"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -209,13 +209,6 @@ def test_cancel_after_the_start_is_refused(fan):
     assert response.json()["code"] == "closed"
 
 
-def test_health_endpoint_answers_json_without_the_database(api_client, django_assert_num_queries):
-    with django_assert_num_queries(0):
-        response = api_client.get("/api/health/")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
-
-
 def test_draft_session_is_404_to_fans_and_closed_to_its_organizers(fan, organization, organizer):
     from tests.factories import SeriesFactory
 
