@@ -1,0 +1,154 @@
+"""``make prod`` end to end: the whole topology (nginx, gunicorn, two uvicorn workers, job workers,
+supervisord) started by deploy/prod.py on free ports, used only through nginx's front door, then
+stopped with SIGTERM, leaving no process behind.
+
+Needs PostgreSQL, Redis and Debian's nginx (CI installs it); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from events.models import Session
+from registrations.models import Registration
+from streams import services as stream_services
+from tests.deploy.production import Production, nginx_installed, port_answers
+from tests.deploy.viewers import close_viewers, connected_by_port, open_viewers, wait_until
+from tests.factories import SessionFactory, StreamFactory, UserFactory
+from tests.frontend.live_server import server_database_url
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.server, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def production(tmp_path):
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("the production topology needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    if not nginx_installed():
+        pytest.skip("needs Debian's nginx (apt-get install nginx; .ci/run installs it)")
+    topology = Production(database_url=server_database_url(tmp_path))
+    yield topology
+    left = topology.stop()
+    topology.kill_leftovers(left)
+    topology.remove_files()
+    assert not left, f"processes left behind after SIGTERM: {sorted(left)}"
+
+
+def fans_with_tokens(count: int) -> list[tuple[int, str]]:
+    fans = [UserFactory() for _ in range(count)]
+    return [(fan.id, Token.objects.create(user=fan).key) for fan in fans]
+
+
+def register_all(base_url: str, session_id: int, tokens: list[str], *, concurrency: int) -> list[int]:
+    """Every fan presses "register" at once (one connection each, like separate phones)."""
+
+    def press(token: str) -> int:
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            response = client.post(
+                f"/api/sessions/{session_id}/registrations/", json={}, headers={"Authorization": f"Token {token}"}
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(press, tokens))
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(production, organization, organizer, request):
+    session = SessionFactory(series__organization=organization, capacity=20)
+    stream = StreamFactory(
+        session=SessionFactory(series=session.series, kind=Session.Kind.LIVESTREAM), organization=organization
+    )
+    stream_services.stream_start(stream=stream)
+    fans = fans_with_tokens(100)
+    organizer_token = Token.objects.create(user=organizer).key
+
+    production.start()
+    web = httpx.Client(base_url=production.url, timeout=30)
+    browser = httpx.Client(base_url=production.url, timeout=30)
+    request.addfinalizer(web.close)
+    request.addfinalizer(browser.close)
+
+    # Pages through gunicorn, static files from nginx itself.
+    home = web.get("/")
+    assert home.status_code == 200 and home.headers["server"] == "nginx"
+    script = web.get("/static/frontend/live.js")
+    assert script.status_code == 200 and "LiveFigures" in script.text
+    assert "/static/" not in (production.log_dir / "gunicorn.log").read_text()
+
+    # Sign up and log in: the API (token), and the page (session cookie, CSRF with the Origin a
+    # browser sends: nginx passes the Host with its port, so Django sees the same origin).
+    signup = web.post(
+        "/api/auth/signup/", json={"username": "e2e-fan", "email": "e2e@example.com", "password": "s3cret-Night-Owl"}
+    )
+    assert signup.status_code == 201, signup.text
+    token = web.post("/api/auth/token/", json={"username": "e2e-fan", "password": "s3cret-Night-Owl"}).json()["token"]
+    me = web.get("/api/me/", headers={"Authorization": f"Token {token}"})
+    assert me.status_code == 200 and me.json()["username"] == "e2e-fan"
+    form = browser.get("/accounts/login/")
+    login = browser.post(
+        "/accounts/login/",
+        data={"username": "e2e-fan", "password": "s3cret-Night-Owl", "csrfmiddlewaretoken": csrf_token(form.text)},
+        headers={"Origin": production.url, "Referer": f"{production.url}/accounts/login/"},
+    )
+    assert login.status_code == 302, login.text[:500]
+    assert browser.get("/sessions/mine/").status_code == 200
+
+    # 100 fans race for 20 seats through nginx; both gunicorn workers serve them; no oversell.
+    statuses = register_all(production.url, session.id, [token for _, token in fans], concurrency=100)
+    assert Counter(statuses) == {201: 100}
+    session.refresh_from_db()
+    rows = Counter(Registration.objects.filter(session=session).values_list("status", flat=True))
+    assert rows == {Registration.Status.CONFIRMED: 20, Registration.Status.WAITLISTED: 80}
+    assert session.confirmed_count == 20
+    served_by = production.gunicorn_access_pids(f"POST /api/sessions/{session.id}/registrations/")
+    assert len(served_by) == 2, served_by
+
+    # The session moves (organizer, through nginx).
+    new_start = session.starts_at + dt.timedelta(days=1)
+    moved = web.patch(
+        f"/api/sessions/{session.id}/",
+        json={"starts_at": new_start.isoformat(), "ends_at": (new_start + dt.timedelta(hours=2)).isoformat()},
+        headers={"Authorization": f"Token {organizer_token}"},
+    )
+    assert moved.status_code == 200, moved.text
+
+    # The series' calendar feed shows the move, and an unchanged feed is a 304.
+    feed = web.get(f"/api/series/{session.series_id}/calendar.ics")
+    assert feed.status_code == 200
+    local_start = new_start.astimezone(ZoneInfo(session.timezone)).strftime("%Y%m%dT%H%M%S")
+    assert f"DTSTART;TZID={session.timezone}:{local_start}" in feed.text.replace("\r\n ", "")
+    again = web.get(f"/api/series/{session.series_id}/calendar.ics", headers={"If-None-Match": feed.headers["etag"]})
+    assert again.status_code == 304
+
+    # 200 viewers through nginx, spread over both ASGI workers; every one sees 200.
+    async def audience() -> dict[int, int]:
+        viewers = await open_viewers(f"{production.ws_url}/ws/streams/{stream.id}/", 200)
+        try:
+            await wait_until(lambda: all(v.concurrent == 200 for v in viewers), timeout=30)
+            return connected_by_port(production.asgi_ports)
+        finally:
+            await close_viewers(viewers)
+
+    per_worker = asyncio.run(audience())
+    assert sum(per_worker.values()) == 200 and all(count > 0 for count in per_worker.values()), per_worker
+
+    # SIGTERM (what Ctrl-C does): everything stops, nothing is left, no port answers.
+    left = production.stop()
+    assert not left, f"left behind: {sorted(left)}"
+    assert production.process.returncode == 0, "".join(production.output)
+    assert not any(port_answers(port) for port in [production.port, production.gunicorn_port, *production.asgi_ports])
