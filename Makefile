@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install migrate lint format prod prod-check prod-restart clean messages catalogues
+.PHONY: demo test install migrate lint format prod prod-check prod-restart backup restore clean messages catalogues
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ prod-check: install
 ## Rolling restart of a running `make prod` (new code): no request lost, viewers reconnect.
 prod-restart: install
 	$(BIN)/python deploy/restart.py
+
+## pg_dump of DATABASE_URL into var/backups/ (newest 14 kept); restore one into a new database:
+## make restore FILE=var/backups/<name>.dump INTO=postgres://postgres@127.0.0.1:5432/aperture_restored
+backup: install
+	$(BIN)/python deploy/backup.py dump
+
+restore: install
+	$(BIN)/python deploy/backup.py restore $(FILE) --into $(INTO)
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,6 +12,9 @@ Prints requests/s, p50/p99 latency and the ratio registration / trivial.
     .venv/bin/python bench/registration_rush.py \
         --database-url postgres://postgres@127.0.0.1:5432/aperture_bench --fans 10000 --clients 200
 
+With ``--base-url`` it starts no server and measures servers already running on that database
+(e.g. ``make prod``: nginx and, for comparison, its gunicorn directly).
+
 The database named in --database-url is created if missing and its bench data replaced: never
 point it at a database that holds anything you want to keep. Throttles are lifted for the server
 through the THROTTLE_* variables. Every phase is bounded (--timeout).
@@ -125,13 +128,14 @@ class Phase:
         }
 
 
-async def run_phase(name, port, clients, requests, timeout):
-    """``requests``: list of (method, path, body, headers); shared by ``clients`` connections."""
+async def run_phase(name, address, clients, requests, timeout):
+    """``requests``: list of (method, path, body, headers); shared by ``clients`` connections to
+    ``address`` (host, port)."""
     phase = Phase(name)
     queue = iter(requests)
 
     async def client():
-        conn = Connection("127.0.0.1", port)
+        conn = Connection(*address)
         try:
             for method, path, body, headers in queue:
                 started = time.perf_counter()
@@ -149,12 +153,12 @@ async def run_phase(name, port, clients, requests, timeout):
     return phase
 
 
-async def run_timed(name, port, clients, seconds, method, path):
+async def run_timed(name, address, clients, seconds, method, path):
     phase = Phase(name)
     deadline = time.perf_counter() + seconds
 
     async def client():
-        conn = Connection("127.0.0.1", port)
+        conn = Connection(*address)
         try:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
@@ -352,6 +356,15 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
 
 
 @contextlib.contextmanager
+def external_server(base_url: str):
+    """A server someone else runs (``--base-url``): its (host, port)."""
+    parsed = urllib.parse.urlsplit(base_url)
+    if parsed.scheme != "http" or not parsed.hostname:
+        raise SystemExit(f"--base-url: plain http://host:port expected, got {base_url!r}")
+    yield (parsed.hostname, parsed.port or 80)
+
+
+@contextlib.contextmanager
 def running_server(
     kind: str, *, database_url: str, workers: int, threads: int, pool_size: int, log: Path, throttle_redis: str = ""
 ):
@@ -395,7 +408,7 @@ def running_server(
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{kind} did not start; see {log}")
                 time.sleep(0.2)
-            yield port
+            yield ("127.0.0.1", port)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -428,6 +441,13 @@ def main() -> int:
         metavar="REDIS_URL",
         help="keep production's throttle rates, histories in this Redis (default: throttles lifted)",
     )
+    parser.add_argument(
+        "--base-url",
+        default="",
+        help="comma-separated URLs of servers already running on --database-url (e.g. make prod's nginx "
+        "http://127.0.0.1:8080 and its gunicorn http://127.0.0.1:8001, alternated): start none; their "
+        "throttles must be lifted (THROTTLE_ANON= THROTTLE_USER=)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds over --servers, alternating; medians printed")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
@@ -458,27 +478,42 @@ def main() -> int:
     results = []
     load_before = os.getloadavg()[0]
     run = uvloop.run if uvloop else asyncio.run
-    kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
+    if args.base_url:
+        kinds = [url.strip().rstrip("/") for url in args.base_url.split(",") if url.strip()]
+    else:
+        kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
     for kind in kinds * args.repeat:
         reset(session_ids)
         from django.db import connection
 
         connection.close()
-        log = Path("/tmp") / f"aperture-bench-{kind}-{os.getpid()}.log"
-        with running_server(
-            kind,
-            database_url=args.database_url,
-            workers=args.workers,
-            threads=args.threads,
-            pool_size=args.pool_size,
-            log=log,
-            throttle_redis=args.throttled_with_redis,
-        ) as port:
-            run(run_phase("warm-up", port, min(args.clients, 50), [("GET", "/api/health/live/", b"", {})] * 500, 60))
-            trivial = run(
-                run_timed("trivial GET /api/health/live/", port, args.clients, args.trivial_seconds, "GET", "/api/health/live/")
+        log = Path("/tmp") / f"aperture-bench-{kind.replace('/', '_')}-{os.getpid()}.log"
+        server = (
+            external_server(kind)
+            if args.base_url
+            else running_server(
+                kind,
+                database_url=args.database_url,
+                workers=args.workers,
+                threads=args.threads,
+                pool_size=args.pool_size,
+                log=log,
+                throttle_redis=args.throttled_with_redis,
             )
-            rush = run(run_phase("POST registrations", port, args.clients, requests, args.timeout))
+        )
+        with server as address:
+            run(run_phase("warm-up", address, min(args.clients, 50), [("GET", "/api/health/live/", b"", {})] * 500, 60))
+            trivial = run(
+                run_timed(
+                    "trivial GET /api/health/live/",
+                    address,
+                    args.clients,
+                    args.trivial_seconds,
+                    "GET",
+                    "/api/health/live/",
+                )
+            )
+            rush = run(run_phase("POST registrations", address, args.clients, requests, args.timeout))
         check = verify(session_ids, args.fans)
         connection.close()
         t, r = trivial.summary(), rush.summary()

@@ -55,11 +55,16 @@ def raise_fd_limit() -> int:
 def prepare_database(directory: str) -> tuple[str, int]:
     """A scratch SQLite database with one live stream; returns (DATABASE_URL, stream id)."""
     url = f"sqlite:///{directory}/bench.sqlite3"
+    return url, create_stream(url)
+
+
+def create_stream(url: str) -> int:
+    """A new live stream in the database at ``url`` (migrated first); returns its id."""
     script = (
         "import django; django.setup();"
         "from django.core.management import call_command; call_command('migrate', verbosity=0);"
         "from accounts.models import Organization; from streams.models import Stream;"
-        "org = Organization.objects.create(name='Bench', slug='bench');"
+        "org, _ = Organization.objects.get_or_create(slug='bench', defaults={'name': 'Bench'});"
         "s = Stream.objects.create(organization=org, title='Grotto night tour', status='live');"
         "print(s.id)"
     )
@@ -67,7 +72,7 @@ def prepare_database(directory: str) -> tuple[str, int]:
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120
     )
-    return url, int(out.stdout.strip().splitlines()[-1])
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int, socket.socket]:
@@ -114,13 +119,13 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
-def wait_ready(port: int, stream_id: int, timeout: float = 60) -> None:
+def wait_ready(base: str, stream_id: int, timeout: float = 60) -> None:
     import http.client
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn = http.client.HTTPConnection(base, timeout=2)
             conn.request("GET", f"/api/streams/{stream_id}/stats/")
             if conn.getresponse().status == 200:
                 return
@@ -133,17 +138,17 @@ def wait_ready(port: int, stream_id: int, timeout: float = 60) -> None:
 # --- client processes ------------------------------------------------------------------------------
 
 
-def client_process(port: int, stream_id: int, count: int, commands, results) -> None:
+def client_process(base: str, stream_id: int, count: int, commands, results) -> None:
     """Holds ``count`` connections; on command reports when each first saw a given concurrent value."""
     raise_fd_limit()
-    asyncio.run(_client_main(port, stream_id, count, commands, results))
+    asyncio.run(_client_main(base, stream_id, count, commands, results))
 
 
-async def _client_main(port, stream_id, count, commands, results) -> None:
+async def _client_main(base, stream_id, count, commands, results) -> None:
     from websockets.asyncio.client import connect
 
-    url = f"ws://127.0.0.1:{port}/ws/streams/{stream_id}/"
-    origin = f"http://127.0.0.1:{port}"
+    url = f"ws://{base}/ws/streams/{stream_id}/"
+    origin = f"http://{base}"
     seen: list[dict[int, tuple[float, float]]] = []  # per connection: concurrent -> (arrival, sent at)
     conns = []
 
@@ -215,56 +220,29 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=4, help="client processes (default 4)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     parser.add_argument("--rounds", type=int, default=6, help="changes measured (default 6)")
+    parser.add_argument(
+        "--base-url",
+        default="",
+        help="a server already running (e.g. make prod's nginx, http://127.0.0.1:8080): start none; "
+        "the stream is created in --database-url, which must be that server's database",
+    )
+    parser.add_argument("--database-url", default="", help="with --base-url: the server's database")
     args = parser.parse_args()
+    if args.base_url:
+        if not args.database_url:
+            parser.error("--base-url needs --database-url (the server's database, to create the stream in)")
+        base_url_main(args)
+        return
     limit = raise_fd_limit()
     backend = "redis" if os.environ.get("REDIS_URL") else "memory"
     print(f"backend={backend} workers={args.workers} clients={args.clients} client_procs={args.procs} fd_limit={limit}")
     print(f"load average before: {os.getloadavg()}")
-    ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as directory:
         database_url, stream_id = prepare_database(directory)
         process, port, sock = start_server(database_url, args.workers)
-        clients: list = []
         try:
-            wait_ready(port, stream_id)
-            time.sleep(1.0)
-            pids = worker_pids(process, args.workers)
-            rss_before = rss_kib(pids)
-            commands = [ctx.Queue() for _ in range(args.procs)]
-            results = ctx.Queue()
-            share = [
-                args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)
-            ]
-            started = time.monotonic()
-            for i in range(args.procs):
-                p = ctx.Process(target=client_process, args=(port, stream_id, share[i], commands[i], results))
-                p.start()
-                clients.append(p)
-            connected = failures = 0
-            for _ in range(args.procs):
-                kind, ok, failed = results.get(timeout=900)
-                connected += ok
-                failures += failed
-            ramp = time.monotonic() - started
-            time.sleep(3.0)  # let the figures settle and the allocator catch up
-            rss_after = rss_kib(worker_pids(process, args.workers))
-            print(
-                f"connected {connected} of {args.clients} in {ramp:.1f}s ({connected / ramp:.0f}/s), {failures} failed"
-            )
-            print(
-                f"server RSS {rss_before / 1024:.0f} MiB -> {rss_after / 1024:.0f} MiB "
-                f"({(rss_after - rss_before) * 1024 / max(connected, 1) / 1024:.1f} KiB per connection)"
-            )
-            asyncio.run(rounds(port, stream_id, connected, args.rounds, commands, results, args.procs))
-            for q in commands:
-                q.put(("stop",))
-            for _ in range(args.procs):
-                results.get(timeout=120)
+            measure(f"127.0.0.1:{port}", stream_id, args, lambda: worker_pids(process, args.workers))
         finally:
-            for p in clients:
-                p.join(timeout=30)
-                if p.is_alive():
-                    p.kill()
             os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
@@ -275,11 +253,68 @@ def main() -> None:
     print(f"load average after: {os.getloadavg()}")
 
 
-async def rounds(port, stream_id, connected, n_rounds, commands, results, procs) -> None:
+def base_url_main(args) -> None:
+    """``--base-url``: the same measurement against a server someone else runs (no RSS figures)."""
+    from urllib.parse import urlsplit
+
+    parsed = urlsplit(args.base_url)
+    if parsed.scheme != "http" or not parsed.netloc:
+        raise SystemExit(f"--base-url: plain http://host:port expected, got {args.base_url!r}")
+    limit = raise_fd_limit()
+    print(f"base_url={args.base_url} clients={args.clients} client_procs={args.procs} fd_limit={limit}")
+    print(f"load average before: {os.getloadavg()}")
+    stream_id = create_stream(args.database_url)
+    measure(parsed.netloc, stream_id, args, None)
+    print(f"load average after: {os.getloadavg()}")
+
+
+def measure(base: str, stream_id: int, args, server_pids) -> None:
+    """Ramp up the clients against ``base`` (host:port), then the rounds of changes."""
+    ctx = mp.get_context("spawn")
+    clients: list = []
+    wait_ready(base, stream_id)
+    time.sleep(1.0)
+    rss_before = rss_kib(server_pids()) if server_pids else 0
+    commands = [ctx.Queue() for _ in range(args.procs)]
+    results = ctx.Queue()
+    share = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
+    try:
+        started = time.monotonic()
+        for i in range(args.procs):
+            p = ctx.Process(target=client_process, args=(base, stream_id, share[i], commands[i], results))
+            p.start()
+            clients.append(p)
+        connected = failures = 0
+        for _ in range(args.procs):
+            kind, ok, failed = results.get(timeout=900)
+            connected += ok
+            failures += failed
+        ramp = time.monotonic() - started
+        time.sleep(3.0)  # let the figures settle and the allocator catch up
+        print(f"connected {connected} of {args.clients} in {ramp:.1f}s ({connected / ramp:.0f}/s), {failures} failed")
+        if server_pids:
+            rss_after = rss_kib(server_pids())
+            print(
+                f"server RSS {rss_before / 1024:.0f} MiB -> {rss_after / 1024:.0f} MiB "
+                f"({(rss_after - rss_before) * 1024 / max(connected, 1) / 1024:.1f} KiB per connection)"
+            )
+        asyncio.run(rounds(base, stream_id, connected, args.rounds, commands, results, args.procs))
+        for q in commands:
+            q.put(("stop",))
+        for _ in range(args.procs):
+            results.get(timeout=120)
+    finally:
+        for p in clients:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+
+
+async def rounds(base, stream_id, connected, n_rounds, commands, results, procs) -> None:
     from websockets.asyncio.client import connect
 
-    url = f"ws://127.0.0.1:{port}/ws/streams/{stream_id}/"
-    origin = f"http://127.0.0.1:{port}"
+    url = f"ws://{base}/ws/streams/{stream_id}/"
+    origin = f"http://{base}"
     all_fanout: list[float] = []
     all_e2e: list[float] = []
     probe = None

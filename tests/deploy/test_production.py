@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import sys
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
@@ -20,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from deploy.topology import descendants_of
 from events.models import Session
 from registrations.models import Registration
 from streams import services as stream_services
@@ -152,3 +155,101 @@ def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(production
     assert not left, f"left behind: {sorted(left)}"
     assert production.process.returncode == 0, "".join(production.output)
     assert not any(port_answers(port) for port in [production.port, production.gunicorn_port, *production.asgi_ports])
+
+
+def register_with_retries(base_url: str, session_id: int, token: str) -> tuple[int, list[str]]:
+    """One fan's registration as an app would send it: a refused connection or a 502/503/504 is
+    tried again after a short pause (the fan presses again). Returns the final status and every
+    failed attempt's reason."""
+    failures: list[str] = []
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        for attempt in range(10):
+            try:
+                response = client.post(
+                    f"/api/sessions/{session_id}/registrations/", json={}, headers={"Authorization": f"Token {token}"}
+                )
+            except httpx.TransportError as error:
+                failures.append(type(error).__name__)
+            else:
+                if response.status_code not in (502, 503, 504):
+                    return response.status_code, failures
+                failures.append(str(response.status_code))
+            time.sleep(0.2 * (attempt + 1))
+    return 0, failures
+
+
+def test_rolling_restart_loses_no_registration_and_viewers_come_back(production, organization):
+    """deploy/restart.py (make prod-restart) during a registration burst, with 200 viewers
+    connected: every registration answered 201 is in the database once, no seat is oversold,
+    every worker was replaced, and the viewers reconnect by themselves and see the right total."""
+    sessions = [SessionFactory(series__organization=organization, capacity=25) for _ in range(4)]
+    stream = StreamFactory(
+        session=SessionFactory(series=sessions[0].series, kind=Session.Kind.LIVESTREAM), organization=organization
+    )
+    stream_services.stream_start(stream=stream)
+    fans = fans_with_tokens(320)
+    production.start()
+    old_asgi = {production.pid_of(f"asgi:asgi_{n}") for n in (1, 2)}
+    old_gunicorn = descendants_of(production.pid_of("gunicorn"))
+
+    async def scenario() -> tuple[list, str, float, list]:
+        viewers = await open_viewers(f"{production.ws_url}/ws/streams/{stream.id}/", 200)
+        try:
+            await wait_until(lambda: all(v.concurrent == 200 for v in viewers), timeout=30)
+            restart = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(settings.BASE_DIR / "deploy" / "restart.py"),
+                "--skip-prepare",
+                "--pause",
+                "2",
+                env=production.env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            loop = asyncio.get_running_loop()
+            pool = ThreadPoolExecutor(max_workers=24)
+            burst = []
+            # The burst: 320 fans over ~16 s, while the restart runs.
+            for index, (fan_id, token) in enumerate(fans):
+                session_id = sessions[index % len(sessions)].id
+                future = loop.run_in_executor(pool, register_with_retries, production.url, session_id, token)
+                burst.append((fan_id, session_id, future))
+                await asyncio.sleep(0.05)
+            output, _ = await asyncio.wait_for(restart.communicate(), timeout=180)
+            results = [(fan_id, session_id, await future) for fan_id, session_id, future in burst]
+            pool.shutdown()
+            assert restart.returncode == 0, output.decode()
+            # Viewers come back by themselves; the total is right again within a few seconds.
+            settled = await wait_until(
+                lambda: all(v.connected and v.concurrent == 200 for v in viewers), timeout=30, interval=0.2
+            )
+            return results, output.decode(), settled, [v.drops for v in viewers]
+        finally:
+            await close_viewers(viewers)
+
+    results, restart_log, settled, drops = asyncio.run(scenario())
+    production.remember_processes()
+
+    # Every worker was replaced.
+    assert not old_asgi & {production.pid_of(f"asgi:asgi_{n}") for n in (1, 2)}, restart_log
+    assert not old_gunicorn & descendants_of(production.pid_of("gunicorn")), restart_log
+    # The viewers were really dropped (each ASGI worker once) and came back by themselves.
+    assert all(count >= 1 for count in drops), Counter(drops)
+    assert settled < 15, settled
+
+    # No accepted registration lost: each 201 is one row of that fan; no seat oversold.
+    final = Counter(status for _, _, (status, _) in results)
+    assert final == {201: len(fans)}, (final, [f for _, _, (_, f) in results if f][:10])
+    rows = {
+        (fan_id, session_id)
+        for fan_id, session_id in Registration.objects.filter(session__in=sessions).values_list("fan_id", "session_id")
+    }
+    assert rows == {(fan_id, session_id) for fan_id, session_id, _ in results}
+    for session in sessions:
+        session.refresh_from_db()
+        statuses = Counter(Registration.objects.filter(session=session).values_list("status", flat=True))
+        assert statuses == {Registration.Status.CONFIRMED: 25, Registration.Status.WAITLISTED: 55}
+        assert session.confirmed_count == 25
+    # How many requests had to be sent again (reported, not hidden): none expected.
+    retried = [failures for _, _, (_, failures) in results if failures]
+    assert not retried, retried[:10]
