@@ -184,7 +184,11 @@ def render(template: Path, values: dict[str, str]) -> str:
 
 
 def nginx_conf(topology: Topology) -> str:
-    servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in topology.asgi_ports)
+    # max_fails=0: a worker is never marked down. A restarting worker refuses the handshake at once and
+    # nginx tries the next (proxy_next_upstream); marked down instead, it would come back one
+    # websocket per fail_timeout (nginx clears the mark only when a probe request ends, and a
+    # websocket ends late), and the viewers' reconnections would trickle in for minutes.
+    servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=0;" for port in topology.asgi_ports)
     return render(
         DEPLOY / "nginx.conf.template",
         {

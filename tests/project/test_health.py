@@ -56,10 +56,13 @@ def test_readiness_is_503_naming_the_database_when_it_does_not_answer(tmp_path):
         unreachable = f"sqlite:///{tmp_path}/no/such/dir/db.sqlite3"
     with asgi_server(unreachable, {"REDIS_URL": ""}) as base_url:
         assert httpx.get(f"{base_url}/api/health/live/").status_code == 200
-        response = httpx.get(f"{base_url}/api/health/", timeout=10)
+        response = httpx.get(f"{base_url}/api/health/", timeout=10, headers={"Accept-Language": "en"})
+        chinese = httpx.get(f"{base_url}/api/health/", timeout=10, headers={"Accept-Language": "zh-CN"})
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["database"] == "the database does not answer"
     assert body["checks"]["job_queue"] == "not checked: the database does not answer"
     assert body["checks"]["redis"] == "ok"
     assert body["detail"].startswith("database: the database does not answer")
+    assert chinese.status_code == 503
+    assert chinese.json()["checks"]["database"] == "数据库无响应"
