@@ -44,6 +44,7 @@ def production(tmp_path):
     yield topology
     left = topology.stop()
     topology.kill_leftovers(left)
+    print("".join(topology.output), topology.logs())  # shown when the test failed
     topology.remove_files()
     assert not left, f"processes left behind after SIGTERM: {sorted(left)}"
 
