@@ -4,6 +4,7 @@
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions
@@ -15,6 +16,7 @@ from calendars.models import CalendarFeed
 from calendars.serializers import CalendarFeedSerializer
 from project.api import MAX_DB_INT, query_int
 from project.errors import error_body
+from project.i18n import activate_query_language
 
 ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
 
@@ -46,7 +48,7 @@ def ics_response(request, calendar: selectors.RenderedCalendar, *, private: bool
         request, etag=calendar.etag, last_modified=int(calendar.last_modified.timestamp()), response=response
     )
     if conditional.status_code == 412:
-        return JsonResponse(error_body("Precondition failed.", "precondition_failed"), status=412)
+        return JsonResponse(error_body(_("Precondition failed."), "precondition_failed"), status=412)
     return conditional
 
 
@@ -55,6 +57,14 @@ class IcsView(APIView):
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
+
+
+LANG_PARAMETER = OpenApiParameter(
+    "lang",
+    OpenApiTypes.STR,
+    enum=["zh-hans", "en"],
+    description="Language of the texts Aperture adds (default: the caller's language, see API.md Language).",
+)
 
 
 def existing_id(pk: int) -> int:
@@ -69,11 +79,12 @@ class SessionCalendarApi(IcsView):
 
     @extend_schema(
         summary="One session as an .ics file",
-        parameters=CONDITIONAL_HEADERS,
+        parameters=[LANG_PARAMETER, *CONDITIONAL_HEADERS],
         responses=ICS_RESPONSES,
         tags=["calendars"],
     )
     def get(self, request, pk: int):
+        activate_query_language(request.query_params)
         calendar = selectors.session_calendar(user=request.user, session_id=existing_id(pk))
         return ics_response(request, calendar, private=True, download=True)
 
@@ -84,11 +95,16 @@ class SeriesCalendarApi(IcsView):
     @extend_schema(
         summary="A series' public calendar feed",
         description="Published and cancelled (STATUS:CANCELLED) sessions of the series, optionally of one city.",
-        parameters=[OpenApiParameter("city", OpenApiTypes.INT, description="City id"), *CONDITIONAL_HEADERS],
+        parameters=[
+            OpenApiParameter("city", OpenApiTypes.INT, description="City id"),
+            LANG_PARAMETER,
+            *CONDITIONAL_HEADERS,
+        ],
         responses={**ICS_RESPONSES, 400: OpenApiResponse(description="JSON error: bad or unknown city.")},
         tags=["calendars"],
     )
     def get(self, request, pk: int):
+        activate_query_language(request.query_params)
         calendar = selectors.series_calendar(series_id=existing_id(pk), city_id=query_int(request.query_params, "city"))
         return ics_response(request, calendar, private=False, download=False)
 

@@ -22,10 +22,13 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vDuration
 from icalendar.prop.conference import Conference
 
 from events.models import Session
+from project import content
 
 PRODID = "-//Aperture//Photography Night School Calendars//EN"
 # How often subscribed calendar apps should poll (RFC 7986 REFRESH-INTERVAL and the older
@@ -113,31 +116,33 @@ class EventTexts:
 
 
 def event_texts(session: Session, *, description_limit: int | None = None) -> EventTexts:
-    """The human texts of a session, shared by the .ics and the add-to-calendar links."""
+    """The human texts of a session, shared by the .ics and the add-to-calendar links, in the
+    active language (organizer-written texts in their translation where one exists)."""
     cancelled = session.status == Session.Status.CANCELLED
     page = session_page_url(session)
     playback = playback_url(session)
-    summary = f"Cancelled: {session.title}" if cancelled else session.title
-    body = (session.description or "").strip()
+    title = content.translated(session, "title")
+    summary = _("Cancelled: %(title)s") % {"title": title} if cancelled else title
+    body = content.translated(session, "description").strip()
     if description_limit is not None and len(body) > description_limit:
         body = body[: description_limit - 1].rstrip() + "…"
     parts = []
     if cancelled:
         reason = (session.cancel_reason or "").strip()
-        parts.append(f"This session is cancelled. {reason}".strip())
+        parts.append(f"{_('This session is cancelled.')} {reason}".strip())
     if body:
         parts.append(body)
     if playback:
-        parts.append(f"Livestream: {playback}")
-    parts.append(f"Session page: {page}")
+        parts.append(_("Livestream: %(url)s") % {"url": playback})
+    parts.append(_("Session page: %(url)s") % {"url": page})
     venue = session.venue
     city = session.city
     if venue is not None:
-        location = ", ".join(p for p in (venue.name, venue.address) if p)
+        location = ", ".join(p for p in (content.translated(venue, "name"), venue.address) if p)
     elif playback:
-        location = f"Online livestream: {playback}"
+        location = _("Online livestream: %(url)s") % {"url": playback}
     else:
-        location = str(city)
+        location = content.translated(city, "name")
     if city.local_name and city.local_name not in location:
         location = f"{location} ({city.local_name})"
     return EventTexts(
@@ -171,15 +176,19 @@ def session_event(session: Session, *, status: str, stamp: dt.datetime) -> Event
     event.add("status", status)
     event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     event.add("class", "PUBLIC")
-    event.add("categories", [Session.Kind(session.kind).label])
+    event.add("categories", [str(Session.Kind(session.kind).label)])
     if texts.playback_url:
-        event.add("conference", Conference(texts.playback_url, feature=["VIDEO"], label="Livestream").to_uri())
+        event.add("conference", Conference(texts.playback_url, feature=["VIDEO"], label=str(_("Livestream"))).to_uri())
     if not cancelled:
         minutes = reminder_minutes()
         alarm = Alarm()
         alarm.add("uid", f"session-{session.pk}-reminder@{site_host()}")
         alarm.add("action", "DISPLAY")
-        alarm.add("description", f"{session.title} starts in {minutes} minutes")
+        alarm.add(
+            "description",
+            ngettext("%(title)s starts in %(count)s minute", "%(title)s starts in %(count)s minutes", minutes)
+            % {"title": content.translated(session, "title"), "count": minutes},
+        )
         alarm.add("trigger", dt.timedelta(minutes=-minutes))
         event.add_component(alarm)
     return event

@@ -31,13 +31,17 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from calendars import ics
 from calendars.models import CalendarFeed
 from events import selectors as event_selectors
 from events.models import City, Series, Session
+from project import content
 from project.errors import ApplicationError
+from project.i18n import recipient_language
 from registrations.models import Registration
 from registrations.selectors import registrations_of_fan
 
@@ -103,7 +107,8 @@ def _last_modified(latest: dt.datetime | None, version: int) -> dt.datetime:
 
 
 def _cached(key_parts: tuple, build, *, latest: dt.datetime | None, version: int, filename: str) -> RenderedCalendar:
-    digest = hashlib.sha256(repr((key_parts, version)).encode()).hexdigest()
+    # A feed is built in the active language (its texts and organizer translations): one copy each.
+    digest = hashlib.sha256(repr((key_parts, version, translation.get_language())).encode()).hexdigest()
     key = f"{CACHE_PREFIX}:feed:{digest}"
     hit = _local_get(key)
     if hit is None:
@@ -129,7 +134,8 @@ def session_calendar(*, user: User | AnonymousUser, session_id: int) -> Rendered
     version = calendar_version()
     session = event_selectors.session_list(user=user).select_related("series__organization").get(id=session_id)
     body = ics.calendar_bytes(
-        [ics.FeedEntry(session, ics.public_status(session), session.updated_at)], name=session.title
+        [ics.FeedEntry(session, ics.public_status(session), session.updated_at)],
+        name=content.translated(session, "title"),
     )
     return RenderedCalendar(body, _etag(body), _last_modified(session.updated_at, version), f"session-{session.pk}.ics")
 
@@ -153,15 +159,17 @@ def series_calendar(*, series_id: int, city_id: int | None = None) -> RenderedCa
         # Nothing to show: tell an unknown series (404) or city (400) from an empty feed.
         Series.objects.only("id").get(id=series_id)
         if city_id is not None and not City.objects.filter(id=city_id).exists():
-            raise ApplicationError("Unknown city.", fields={"city": [f"No city with id {city_id}."]})
+            raise ApplicationError(
+                _("Unknown city."), fields={"city": [_("No city with id %(city_id)s.") % {"city_id": city_id}]}
+            )
 
     def build() -> bytes:
         series = Series.objects.get(id=series_id)
-        name = series.title
+        name = content.translated(series, "title")
         if city_id is not None:
-            name = f"{name} · {City.objects.get(id=city_id)}"
+            name = f"{name} · {content.city_label(City.objects.get(id=city_id))}"
         entries = [ics.FeedEntry(s, ics.public_status(s), s.updated_at) for s in sessions]
-        return ics.calendar_bytes(entries, name=name, description=series.description)
+        return ics.calendar_bytes(entries, name=name, description=content.translated(series, "description"))
 
     filename = f"series-{series_id}" + (f"-city-{city_id}" if city_id is not None else "") + ".ics"
     return _cached(
@@ -204,6 +212,13 @@ def fan_status(registration: Registration) -> str:
 
 
 def fan_calendar(*, fan: User) -> RenderedCalendar:
+    """The fan's private feed, in the fan's own language (it is read by a calendar app, not by a
+    browser that could say which language it wants)."""
+    with translation.override(recipient_language(fan)):
+        return _fan_calendar(fan=fan)
+
+
+def _fan_calendar(*, fan: User) -> RenderedCalendar:
     version = calendar_version()
     registrations = _fan_registrations(fan=fan)
     figures = registrations.order_by().aggregate(
@@ -219,7 +234,9 @@ def fan_calendar(*, fan: User) -> RenderedCalendar:
         entries = [
             ics.FeedEntry(r.session, fan_status(r), max(r.session.updated_at, r.updated_at)) for r in registrations
         ]
-        return ics.calendar_bytes(entries, name=f"My night school sessions ({fan.username})")
+        return ics.calendar_bytes(
+            entries, name=_("My night school sessions (%(username)s)") % {"username": fan.username}
+        )
 
     key = ("fan", fan.pk, figures["n"], figures["waitlisted"], figures["reg_latest"], figures["latest"], figures["seq"])
     return _cached(key, build, latest=latest, version=version, filename="my-sessions.ics")

@@ -1,10 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from events import services
 from events.models import City, Series, Session, Venue
 from project.admin_mixins import OrganizationScopedAdmin, ServiceBackedAdmin
+from project.content import translation_fields
 from project.errors import ApplicationError
 
 
@@ -82,7 +85,11 @@ class SeriesAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin)
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea, help_text="Goes into the email every registered fan receives.")
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea,
+        help_text=_("Goes into the email every registered fan receives."),
+    )
 
 
 @admin.register(Session)
@@ -118,9 +125,10 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
     actions = ["publish_sessions", "cancel_sessions"]
     fieldsets = [
         (None, {"fields": ["series", "kind", "title", "description", "status", "cancel_reason"]}),
-        ("Where and when", {"fields": ["city", "venue", "timezone", "starts_at", "ends_at", "hosts"]}),
+        (_("Translations"), {"fields": [*translation_fields("title"), *translation_fields("description")]}),
+        (_("Where and when"), {"fields": ["city", "venue", "timezone", "starts_at", "ends_at", "hosts"]}),
         (
-            "Seats",
+            _("Seats"),
             {
                 "fields": [
                     "capacity",
@@ -133,7 +141,7 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
                 ]
             },
         ),
-        ("Calendar", {"fields": ["sequence", "created_at", "updated_at"]}),
+        (_("Calendar"), {"fields": ["sequence", "created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -146,7 +154,7 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
             return services.session_update(session=obj, data=data, by=request.user)
         return services.session_create(series=form.cleaned_data["series"], data=data, by=request.user)
 
-    @admin.action(description="Publish selected sessions")
+    @admin.action(description=_("Publish selected sessions"))
     def publish_sessions(self, request, queryset):
         published = 0
         for session in queryset:
@@ -156,15 +164,20 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
             except ApplicationError as exc:
                 self.message_user(request, f"{session}: {exc.message}", messages.ERROR)
         if published:
-            self.message_user(request, f"Published {published} session(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Published %(count)s session.", "Published %(count)s sessions.", published)
+                % {"count": published},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Cancel selected sessions (tells every registered fan)")
+    @admin.action(description=_("Cancel selected sessions (tells every registered fan)"))
     def cancel_sessions(self, request, queryset):
         form = CancelForm(request.POST if "reason" in request.POST else None)
         if not form.is_valid():
             context = {
                 **self.admin_site.each_context(request),
-                "title": "Cancel sessions",
+                "title": gettext("Cancel sessions"),
                 "sessions": queryset,
                 "form": form,
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
@@ -173,5 +186,15 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
             return TemplateResponse(request, "admin/events/session/cancel_sessions.html", context)
         for session in queryset:
             services.session_cancel(session=session, reason=form.cleaned_data["reason"], by=request.user)
-        self.message_user(request, f"Cancelled {queryset.count()} session(s); the fans are told.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext(
+                "Cancelled %(count)s session; the fans are told.",
+                "Cancelled %(count)s sessions; the fans are told.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
         return None

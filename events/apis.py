@@ -3,6 +3,7 @@ import io
 import re
 
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
@@ -56,7 +57,7 @@ def _require_organizer_of(request, organization_id: int) -> None:
     if not request.user.is_authenticated:
         raise exceptions.NotAuthenticated()
     if not is_organizer_of(user=request.user, organization_id=organization_id):
-        raise exceptions.PermissionDenied("Only organizers of this organization may see this.")
+        raise exceptions.PermissionDenied(_("Only organizers of this organization may see this."))
 
 
 class WritableViewSet(viewsets.ReadOnlyModelViewSet):
@@ -120,7 +121,9 @@ class VenueViewSet(WritableViewSet):
     def perform_create_with(self, data, organization_id):
         city = selectors.city_list().filter(id=data["city"]).first()
         if city is None:
-            raise ApplicationError(f"Unknown city {data['city']}.", fields={"city": ["Unknown city."]})
+            raise ApplicationError(
+                _("Unknown city %(city)s.") % {"city": data["city"]}, fields={"city": [_("Unknown city.")]}
+            )
         if organization_id is None:
             organization_id = city.organization_id
         organization = selectors.organization_for_new(user=self.request.user, organization_id=organization_id)
@@ -174,8 +177,13 @@ def _read_rows(reader: csv.DictReader) -> list[dict]:
     if not columns or unknown:
         known = ", ".join(sorted(PLAN_FIELDS))
         raise ApplicationError(
-            "The CSV header must name session fields.",
-            fields={"file": [f"Unknown columns: {', '.join(unknown) or '(none)'}; use {known}."]},
+            _("The CSV header must name session fields."),
+            fields={
+                "file": [
+                    _("Unknown columns: %(columns)s; use %(known)s.")
+                    % {"columns": ", ".join(unknown) or "(none)", "known": known}
+                ]
+            },
         )
     rows = []
     for raw in reader:
@@ -204,12 +212,12 @@ def plan_rows_from(request) -> list:
         try:
             return _csv_rows(upload.read().decode("utf-8-sig"))
         except UnicodeDecodeError as exc:
-            raise ApplicationError("The CSV must be UTF-8.", fields={"file": ["Not UTF-8 text."]}) from exc
+            raise ApplicationError(_("The CSV must be UTF-8."), fields={"file": [_("Not UTF-8 text.")]}) from exc
     if isinstance(data, dict) and isinstance(data.get("sessions"), list):
         return data["sessions"]
     raise ApplicationError(
-        "Send the plan as a JSON list of sessions, or a CSV upload (field 'file' or a text/csv body).",
-        fields={"rows": ["Expected a list of sessions."]},
+        _("Send the plan as a JSON list of sessions, or a CSV upload (field 'file' or a text/csv body)."),
+        fields={"rows": [_("Expected a list of sessions.")]},
     )
 
 
@@ -331,12 +339,14 @@ def session_filters_from(params) -> selectors.SessionFilters:
     kind = params.get("kind") or None
     if kind is not None and kind not in Session.Kind.values:
         raise ApplicationError(
-            f"Unknown kind {kind!r}.", fields={"kind": [f"Choose one of {', '.join(Session.Kind.values)}."]}
+            _("Unknown kind %(kind)s.") % {"kind": repr(kind)},
+            fields={"kind": [_("Choose one of %(kind)s.") % {"kind": ", ".join(Session.Kind.values)}]},
         )
     status_ = params.get("status") or None
     if status_ is not None and status_ not in Session.Status.values:
         raise ApplicationError(
-            f"Unknown status {status_!r}.", fields={"status": [f"Choose one of {', '.join(Session.Status.values)}."]}
+            _("Unknown status %(status)s.") % {"status": repr(status_)},
+            fields={"status": [_("Choose one of %(status)s.") % {"status": ", ".join(Session.Status.values)}]},
         )
     return selectors.SessionFilters(
         series=query_int(params, "series"),
@@ -379,7 +389,7 @@ class SessionViewSet(WritableViewSet):
         data = _valid(SessionInputSerializer, request.data)
         series = selectors.series_list().filter(id=data.pop("series")).first()
         if series is None:
-            raise ApplicationError("Unknown series.", fields={"series": ["Unknown series."]})
+            raise ApplicationError(_("Unknown series."), fields={"series": [_("Unknown series.")]})
         session = services.session_create(series=series, data=data, by=request.user)
         return Response(self.output(session), status=status.HTTP_201_CREATED)
 

@@ -30,8 +30,10 @@ from astral import Observer
 from astral.sun import dawn, dusk, elevation
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from events.models import City, Session, Venue
+from project import formats
 
 VENUE = "venue_double_booked"
 HOST = "host_double_booked"
@@ -92,8 +94,8 @@ class Slot:
         if self.session_id is not None:
             return f"session {self.session_id} “{self.title}”"
         if self.row is not None:
-            return f"row {self.row} “{self.title}”"
-        return f"“{self.title}”"
+            return _("row %(row)s “%(title)s”") % {"row": self.row, "title": self.title}
+        return _("“%(title)s”") % {"title": self.title}
 
     def local(self, moment: dt.datetime) -> dt.datetime:
         return moment.astimezone(zoneinfo.ZoneInfo(self.timezone))
@@ -120,32 +122,50 @@ class Conflict:
         return FIELD_OF_KIND[self.kind]
 
     def message_for(self, slot: Slot) -> str:
+        """The conflict told from ``slot``'s side, in the active language."""
         other = self.other(slot)
-        fmt = "%Y-%m-%d %H:%M"
         if self.kind == DUSK:
             when = self.details.get("dusk")
             if when is None:
-                return "A night shoot needs darkness, but the sky never gets dark there on that date."
-            return (
-                f"A night shoot must start after civil dusk at the venue: dusk is at "
-                f"{dt.datetime.fromisoformat(when).strftime('%H:%M')} on "
-                f"{slot.local(slot.starts_at).date().isoformat()} ({slot.timezone})."
-            )
+                return _("A night shoot needs darkness, but the sky never gets dark there on that date.")
+            return _(
+                "A night shoot must start after civil dusk at the venue: dusk is at %(dusk)s on %(day)s (%(zone)s)."
+            ) % {
+                "dusk": formats.clock(dt.datetime.fromisoformat(when)),
+                "day": formats.day(slot.starts_at, slot.timezone, year=True),
+                "zone": formats.zone_label(slot.starts_at, slot.timezone),
+            }
         assert other is not None  # noqa: S101 - pairs always have two slots
-        span = f"{other.local(other.starts_at).strftime(fmt)}–{other.local(other.ends_at).strftime('%H:%M')}"
+        span = formats.when(other.starts_at, other.timezone, end=other.ends_at, year=True)
         if self.kind == VENUE:
-            return (
-                f"{slot.venue_name} is booked by {other.label()} ({span}); sessions at one venue need "
-                f"{self.details['changeover_minutes']} minutes between them."
-            )
+            return _(
+                "%(venue)s is booked by %(other)s (%(span)s); sessions at one venue need %(minutes)s minutes "
+                "between them."
+            ) % {
+                "venue": slot.venue_name,
+                "other": other.label(),
+                "span": span,
+                "minutes": self.details["changeover_minutes"],
+            }
         hosts = ", ".join(str(h) for h in self.host_ids)
         if self.kind == HOST:
-            return f"Host {hosts} is also in {other.label()} ({span}) at the same time."
-        return (
-            f"Host {hosts} cannot get between {self.details['from_city']} and {self.details['to_city']} "
-            f"in time for {other.label()} ({span}): needs {self.details['required_minutes']} minutes, "
-            f"has {self.details['available_minutes']}."
-        )
+            return _("Host %(hosts)s is also in %(other)s (%(span)s) at the same time.") % {
+                "hosts": hosts,
+                "other": other.label(),
+                "span": span,
+            }
+        return _(
+            "Host %(hosts)s cannot get between %(from_city)s and %(to_city)s in time for %(other)s (%(span)s): "
+            "needs %(required)s minutes, has %(available)s."
+        ) % {
+            "hosts": hosts,
+            "from_city": self.details["from_city"],
+            "to_city": self.details["to_city"],
+            "other": other.label(),
+            "span": span,
+            "required": self.details["required_minutes"],
+            "available": self.details["available_minutes"],
+        }
 
     def as_dict(self, slot: Slot | None = None) -> dict[str, Any]:
         """The JSON shape: ``session`` is the *other* session when told from ``slot``'s side."""

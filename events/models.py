@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Organization
 
@@ -143,8 +144,9 @@ class Session(models.Model):
 
     class Meta:
         ordering = ["starts_at", "id"]
-        verbose_name = _("session")
-        verbose_name_plural = _("sessions")
+        # A context: Django's own catalogue (contrib.sessions) says "session" means a login session.
+        verbose_name = pgettext_lazy("night school", "session")
+        verbose_name_plural = pgettext_lazy("night school", "sessions")
         indexes = [models.Index(fields=["series", "starts_at"]), models.Index(fields=["venue", "starts_at"])]
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="session_ends_after_starts"),

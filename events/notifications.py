@@ -6,14 +6,17 @@ holds the session row lock.
 """
 
 import logging
-import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
 
-from events.models import Session
+from events.models import City, Session, Venue
+from project import content, formats
+from project.i18n import recipient_language
 from registrations.selectors import active_registrations_of_session
 
 logger = logging.getLogger(__name__)
@@ -29,66 +32,83 @@ class Notice:
     body: str
 
 
-def _when(session: Session, starts_at, ends_at, timezone: str) -> str:
-    tz = zoneinfo.ZoneInfo(timezone)
-    start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
-    end_fmt = "%H:%M" if end.date() == start.date() else "%Y-%m-%d %H:%M"
-    return f"{start:%A %Y-%m-%d %H:%M}–{end.strftime(end_fmt)} ({timezone}, UTC{start:%z})"
+def _when(starts_at, ends_at, timezone: str) -> str:
+    """``12月3日 周四 19:00–21:00 北京时间（UTC+8）`` / ``Thu 3 Dec 2026, 19:00–21:00 Beijing time (UTC+8)``."""
+    return formats.when_in_zone(starts_at, timezone, end=ends_at, year=True)
 
 
-def _where(session: Session) -> str:
-    city = session.city
-    city_name = f"{city.name} {city.local_name}".strip()
-    if session.venue is None:
-        return f"{city_name} (online)"
-    venue = session.venue
-    return ", ".join(part for part in (venue.name, venue.address, city_name) if part)
+def _where(venue: Venue | None, city: City) -> str:
+    city_name = content.city_label(city)
+    if venue is None:
+        return _("%(city)s (online)") % {"city": city_name}
+    return ", ".join(part for part in (content.translated(venue, "name"), venue.address, city_name) if part)
+
+
+def place_of(session: Session) -> tuple[Venue | None, City]:
+    """Where a session is now, kept before a change so that the emails can say where it was."""
+    return session.venue, session.city
+
+
+def _compose_one(*, session: Session, registration, change: str, previous: dict | None) -> Notice:
+    """One fan's email, in the fan's language (their saved choice, else the site's default)."""
+    calendar = f"{settings.SITE_URL}/api/sessions/{session.id}/calendar.ics"
+    title = content.translated(session, "title")
+    series = content.translated(session.series, "title")
+    fan = registration.fan
+    when = _when(session.starts_at, session.ends_at, session.timezone)
+    where = _where(session.venue, session.city)
+    lines: list[str]
+    if change == CANCELLED:
+        subject = _("Cancelled: %(title)s") % {"title": title}
+        lines = [
+            _("“%(title)s” (%(series)s) has been cancelled.") % {"title": title, "series": series},
+            "",
+            _("It was planned for %(when)s at %(where)s.") % {"when": when, "where": where},
+        ]
+        if session.cancel_reason:
+            lines += ["", _("Reason: %(reason)s") % {"reason": session.cancel_reason}]
+        status = _("We are sorry for the trouble.")
+    else:
+        subject = _("New time or place: %(title)s") % {"title": title}
+        lines = [
+            _("“%(title)s” (%(series)s) has changed. The new details:") % {"title": title, "series": series},
+            "",
+            _("When: %(when)s") % {"when": when},
+            _("Where: %(where)s") % {"where": where},
+        ]
+        if previous:
+            was = _when(previous["starts_at"], previous["ends_at"], previous["timezone"])
+            lines += ["", _("(Before: %(when)s, %(where)s.)") % {"when": was, "where": _where(*previous["place"])}]
+        if registration.status == "confirmed":
+            status = _("Your registration is kept: you are confirmed.")
+        else:
+            status = _("Your registration is kept: you are on the waitlist (position %(position)s).") % {
+                "position": registration.waitlist_position
+            }
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": fan.username},
+            "",
+            *lines,
+            "",
+            status,
+            "",
+            _("Calendar: %(url)s") % {"url": calendar},
+        ]
+    )
+    return Notice(to=fan.email, subject=subject, body=body)
 
 
 def compose(*, session: Session, change: str, previous: dict | None = None) -> list[Notice]:
-    """One notice per confirmed or waitlisted fan with an email address, with the new details."""
-    calendar = f"{settings.SITE_URL}/api/sessions/{session.id}/calendar.ics"
-    lines: list[str]
-    if change == CANCELLED:
-        subject = f"Cancelled: {session.title}"
-        lines = [
-            f"“{session.title}” ({session.series.title}) has been cancelled.",
-            "",
-            f"It was planned for {_when(session, session.starts_at, session.ends_at, session.timezone)}",
-            f"at {_where(session)}.",
-        ]
-        if session.cancel_reason:
-            lines += ["", f"Reason: {session.cancel_reason}"]
-    else:
-        subject = f"New time or place: {session.title}"
-        lines = [
-            f"“{session.title}” ({session.series.title}) has changed. The new details:",
-            "",
-            f"When:  {_when(session, session.starts_at, session.ends_at, session.timezone)}",
-            f"Where: {_where(session)}",
-        ]
-        if previous:
-            was = _when(session, previous["starts_at"], previous["ends_at"], previous["timezone"])
-            lines += ["", f"(Before: {was}, {previous['where']}.)"]
+    """One notice per confirmed or waitlisted fan with an email address, with the new details,
+    each in the fan's own language."""
     notices = []
     for registration in active_registrations_of_session(session=session).order_by("id"):
-        email = registration.fan.email
-        if not email:
+        if not registration.fan.email:
             continue
-        status = (
-            "Your registration is kept: you are confirmed."
-            if registration.status == "confirmed"
-            else f"Your registration is kept: you are on the waitlist (position {registration.waitlist_position})."
-        )
-        if change == CANCELLED:
-            status = "We are sorry for the trouble."
-        body = "\n".join([f"Hello {registration.fan.username},", "", *lines, "", status, "", f"Calendar: {calendar}"])
-        notices.append(Notice(to=email, subject=subject, body=body))
+        with translation.override(recipient_language(registration.fan)):
+            notices.append(_compose_one(session=session, registration=registration, change=change, previous=previous))
     return notices
-
-
-def where_of(session: Session) -> str:
-    return _where(session)
 
 
 def send(notices: list[Notice]) -> None:

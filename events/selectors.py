@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Organization, User
 from accounts.selectors import is_organizer_of, organizer_organization_ids
@@ -111,19 +112,20 @@ def organization_for_new(*, user: User, organization_id: int | None) -> Organiza
         organization = Organization.objects.filter(id=organization_id).first()
         if organization is None:
             raise ApplicationError(
-                f"Unknown organization {organization_id}.", fields={"organization": ["Unknown organization."]}
+                _("Unknown organization %(organization_id)s.") % {"organization_id": organization_id},
+                fields={"organization": [_("Unknown organization.")]},
             )
         if not is_organizer_of(user=user, organization_id=organization.id):
             raise ApplicationError(
-                "Only organizers of this organization may plan for it.", code="permission_denied", status_code=403
+                _("Only organizers of this organization may plan for it."), code="permission_denied", status_code=403
             )
         return organization
     ids = organizer_organization_ids(user=user)
     if ids is not None and len(ids) == 1:
         return Organization.objects.get(id=next(iter(ids)))
     raise ApplicationError(
-        "Say which organization this belongs to.",
-        fields={"organization": ["Required: you organize more than one organization."]},
+        _("Say which organization this belongs to."),
+        fields={"organization": [_("Required: you organize more than one organization.")]},
     )
 
 

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from calendars.selectors import calendar_links
 from calendars.serializers import CalendarLinksSerializer
 from events.models import City, Series, Session, Venue
+from project import content
 from project.api import AwareDateTimeField, TimeZoneField
 
 MAX_SEATS = 1_000_000  # well inside a 32-bit column; no room holds more
@@ -38,16 +39,50 @@ class LocalTimeMixin:
         return super().to_representation(instance)
 
 
-class CitySerializer(serializers.ModelSerializer):
+class TranslatedMixin:
+    """Organizer-written texts read in the reader's language where a translation exists, else the
+    original; the translation fields themselves are listed too (API.md "Language")."""
+
+    translated = ("title", "description", "name")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in self.translated:
+            if name in data and any(f in data for f in content.translation_fields(name)):
+                data[name] = content.translated(instance, name)
+        return data
+
+
+def _translation_inputs(*names: str, max_length: int | None = None) -> dict[str, serializers.CharField]:
+    """Optional ``<name>_en`` / ``<name>_zh_hans`` inputs."""
+    return {
+        field: serializers.CharField(
+            required=False, allow_blank=True, **({"max_length": max_length} if max_length else {})
+        )
+        for name in names
+        for field in content.translation_fields(name)
+    }
+
+
+class CitySerializer(TranslatedMixin, serializers.ModelSerializer):
     timezone = TimeZoneField()
 
     class Meta:
         model = City
-        fields = ["id", "name", "local_name", "latitude", "longitude", "timezone", "organization"]
+        fields = [
+            "id",
+            "name",
+            "local_name",
+            "latitude",
+            "longitude",
+            "timezone",
+            "organization",
+            *content.translation_fields("name"),
+        ]
         read_only_fields = ["organization"]
 
 
-class VenueSerializer(serializers.ModelSerializer):
+class VenueSerializer(TranslatedMixin, serializers.ModelSerializer):
     timezone = TimeZoneField()
 
     class Meta:
@@ -63,20 +98,30 @@ class VenueSerializer(serializers.ModelSerializer):
             "max_capacity",
             "outdoor",
             "organization",
+            *content.translation_fields("name"),
         ]
         read_only_fields = ["organization"]
 
 
-class SeriesSerializer(serializers.ModelSerializer):
+class SeriesSerializer(TranslatedMixin, serializers.ModelSerializer):
     partners = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
 
     class Meta:
         model = Series
-        fields = ["id", "organization", "title", "slug", "description", "partners"]
+        fields = [
+            "id",
+            "organization",
+            "title",
+            "slug",
+            "description",
+            "partners",
+            *content.translation_fields("title"),
+            *content.translation_fields("description"),
+        ]
         extra_kwargs = {"organization": {"required": False}, "slug": {"required": False}}
 
 
-class SessionSerializer(LocalTimeMixin, serializers.ModelSerializer):
+class SessionSerializer(TranslatedMixin, LocalTimeMixin, serializers.ModelSerializer):
     starts_at = LocalDateTimeField()
     ends_at = LocalDateTimeField()
     registration_opens_at = LocalDateTimeField(required=False, allow_null=True)
@@ -116,6 +161,8 @@ class SessionSerializer(LocalTimeMixin, serializers.ModelSerializer):
             "cancel_reason",
             "updated_at",
             "calendar_links",
+            *content.translation_fields("title"),
+            *content.translation_fields("description"),
         ]
         read_only_fields = [
             "confirmed_count",
@@ -149,6 +196,7 @@ class CityInputSerializer(serializers.Serializer):
     latitude = serializers.FloatField(min_value=-90, max_value=90)
     longitude = serializers.FloatField(min_value=-180, max_value=180)
     timezone = TimeZoneField(max_length=64)
+    locals().update(_translation_inputs("name", max_length=120))
 
 
 class VenueInputSerializer(serializers.Serializer):
@@ -161,6 +209,7 @@ class VenueInputSerializer(serializers.Serializer):
     timezone = TimeZoneField(max_length=64, required=False, help_text="Default: the city's.")
     max_capacity = serializers.IntegerField(min_value=0, max_value=MAX_SEATS)
     outdoor = serializers.BooleanField(required=False)
+    locals().update(_translation_inputs("name", max_length=200))
 
 
 class SeriesInputSerializer(serializers.Serializer):
@@ -169,6 +218,8 @@ class SeriesInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=120, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     partners = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    locals().update(_translation_inputs("title", max_length=200))
+    locals().update(_translation_inputs("description"))
 
 
 class SessionFieldsSerializer(serializers.Serializer):
@@ -189,6 +240,9 @@ class SessionFieldsSerializer(serializers.Serializer):
     registration_closes_at = AwareDateTimeField(required=False, allow_null=True)
     priority_opens_at = AwareDateTimeField(required=False, allow_null=True)
     waitlist_enabled = serializers.BooleanField(required=False)
+    # Optional translations of title and description (a plan's CSV takes them as columns too).
+    locals().update(_translation_inputs("title", max_length=200))
+    locals().update(_translation_inputs("description"))
 
 
 class SessionInputSerializer(SessionFieldsSerializer):

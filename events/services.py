@@ -17,12 +17,14 @@ from django.db import transaction
 from django.db.models import Max, Model, Q
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from accounts.models import Membership, Organization, User
 from accounts.selectors import is_organizer_of
 from events import conflicts, notifications
 from events.models import City, Series, Session, Venue
 from project.api import known_timezones
+from project.content import translation_fields
 from project.errors import ApplicationError
 from registrations.services import waitlist_fill
 
@@ -43,6 +45,8 @@ SESSION_FIELDS = (
     "registration_closes_at",
     "priority_opens_at",
     "waitlist_enabled",
+    *translation_fields("title"),
+    *translation_fields("description"),
 )
 # Changes that move a session in time or space: they bump the calendar SEQUENCE and tell the fans.
 TIME_FIELDS = ("starts_at", "ends_at")
@@ -56,7 +60,7 @@ Errors = dict[str, list[str]]
 def _ensure_organizer(by: User | None, organization_id: int) -> None:
     if by is not None and not is_organizer_of(user=by, organization_id=organization_id):
         raise ApplicationError(
-            "Only organizers of this organization may change its plan.",
+            _("Only organizers of this organization may change its plan."),
             code="permission_denied",
             status_code=403,
         )
@@ -78,12 +82,12 @@ def _ref_id(value: Any) -> int | None:
 def _check_place(errors: Errors, values: Mapping[str, Any]) -> None:
     latitude, longitude = values.get("latitude"), values.get("longitude")
     if latitude is not None and not -90 <= latitude <= 90:
-        errors["latitude"].append("Must be between -90 and 90.")
+        errors["latitude"].append(_("Must be between -90 and 90."))
     if longitude is not None and not -180 <= longitude <= 180:
-        errors["longitude"].append("Must be between -180 and 180.")
+        errors["longitude"].append(_("Must be between -180 and 180."))
     tz = values.get("timezone")
     if tz is not None and tz not in known_timezones():
-        errors["timezone"].append(f"Unknown IANA time zone {tz!r}, e.g. Asia/Shanghai.")
+        errors["timezone"].append(_("Unknown IANA time zone %(tz)s, e.g. Asia/Shanghai.") % {"tz": repr(tz)})
 
 
 def _apply(instance: Model, values: Mapping[str, Any]) -> list[str]:
@@ -97,14 +101,14 @@ def _apply(instance: Model, values: Mapping[str, Any]) -> list[str]:
 
 # --- cities --------------------------------------------------------------------------------------
 
-CITY_FIELDS = ("name", "local_name", "latitude", "longitude", "timezone")
+CITY_FIELDS = ("name", "local_name", "latitude", "longitude", "timezone", *translation_fields("name"))
 
 
 def _city_errors(*, organization_id: int, values: Mapping[str, Any], city_id: int | None = None) -> Errors:
     errors: Errors = defaultdict(list)
     for name in ("name", "latitude", "longitude", "timezone"):
         if values.get(name) in (None, ""):
-            errors[name].append("This field is required.")
+            errors[name].append(_("This field is required."))
     _check_place(errors, values)
     city_name = values.get("name")
     if city_name:
@@ -112,7 +116,9 @@ def _city_errors(*, organization_id: int, values: Mapping[str, Any], city_id: in
         if city_id is not None:
             clash = clash.exclude(id=city_id)
         if clash.exists():
-            errors["name"].append(f"This organization already has a city named {city_name!r}.")
+            errors["name"].append(
+                _("This organization already has a city named %(city_name)s.") % {"city_name": repr(city_name)}
+            )
     return errors
 
 
@@ -143,22 +149,32 @@ def city_update(*, city: City, data: Mapping[str, Any], by: User | None = None) 
 
 # --- venues --------------------------------------------------------------------------------------
 
-VENUE_FIELDS = ("city", "name", "address", "latitude", "longitude", "timezone", "max_capacity", "outdoor")
+VENUE_FIELDS = (
+    "city",
+    "name",
+    "address",
+    "latitude",
+    "longitude",
+    "timezone",
+    "max_capacity",
+    "outdoor",
+    *translation_fields("name"),
+)
 
 
 def _venue_errors(*, organization_id: int, values: dict[str, Any], venue: Venue | None = None) -> Errors:
     errors: Errors = defaultdict(list)
     city = values.get("city")
     if city is None:
-        errors["city"].append("This field is required.")
+        errors["city"].append(_("This field is required."))
     elif city.organization_id != organization_id:
-        errors["city"].append("This city belongs to another organization.")
+        errors["city"].append(_("This city belongs to another organization."))
     if not values.get("name"):
-        errors["name"].append("This field is required.")
+        errors["name"].append(_("This field is required."))
     if values.get("max_capacity") is None:
-        errors["max_capacity"].append("This field is required.")
+        errors["max_capacity"].append(_("This field is required."))
     elif values["max_capacity"] < 0:
-        errors["max_capacity"].append("Must be zero or more.")
+        errors["max_capacity"].append(_("Must be zero or more."))
     _check_place(errors, values)
     if errors or city is None:
         return errors
@@ -166,14 +182,18 @@ def _venue_errors(*, organization_id: int, values: dict[str, Any], venue: Venue 
     if venue is not None:
         clash = clash.exclude(id=venue.id)
     if clash.exists():
-        errors["name"].append(f"{city.name} already has a venue named {values['name']!r}.")
+        errors["name"].append(
+            _("%(name)s already has a venue named %(name2)s.") % {"name": city.name, "name2": repr(values["name"])}
+        )
     if venue is not None:
         upcoming = Session.objects.filter(venue=venue).exclude(status=Session.Status.CANCELLED)
         if city.id != venue.city_id and upcoming.exists():
-            errors["city"].append("This venue has sessions; plan them elsewhere before moving it to another city.")
+            errors["city"].append(_("This venue has sessions; plan them elsewhere before moving it to another city."))
         biggest = upcoming.filter(ends_at__gt=timezone.now()).aggregate(m=Max("capacity"))["m"]
         if biggest is not None and values["max_capacity"] < biggest:
-            errors["max_capacity"].append(f"An upcoming session here has {biggest} seats; lower its capacity first.")
+            errors["max_capacity"].append(
+                _("An upcoming session here has %(biggest)s seats; lower its capacity first.") % {"biggest": biggest}
+            )
     return errors
 
 
@@ -209,7 +229,7 @@ def venue_update(*, venue: Venue, data: Mapping[str, Any], by: User | None = Non
     if "city" in values:
         values["city"] = _resolve_city(values["city"])
         if values["city"] is None:
-            raise _invalid({"city": ["Unknown city."]})
+            raise _invalid({"city": [_("Unknown city.")]})
     merged = {name: getattr(venue, name) for name in VENUE_FIELDS} | values
     errors = _venue_errors(organization_id=venue.organization_id, values=merged, venue=venue)
     if errors:
@@ -224,7 +244,14 @@ def venue_update(*, venue: Venue, data: Mapping[str, Any], by: User | None = Non
 
 # --- series --------------------------------------------------------------------------------------
 
-SERIES_FIELDS = ("title", "slug", "description", "partners")
+SERIES_FIELDS = (
+    "title",
+    "slug",
+    "description",
+    "partners",
+    *translation_fields("title"),
+    *translation_fields("description"),
+)
 
 
 def _unique_slug(title: str) -> str:
@@ -241,17 +268,17 @@ def _unique_slug(title: str) -> str:
 def _series_errors(values: Mapping[str, Any], series_id: int | None = None) -> Errors:
     errors: Errors = defaultdict(list)
     if not (values.get("title") or "").strip():
-        errors["title"].append("This field is required.")
+        errors["title"].append(_("This field is required."))
     slug = values.get("slug")
     if slug:
         taken = Series.objects.filter(slug=slug)
         if series_id is not None:
             taken = taken.exclude(id=series_id)
         if taken.exists():
-            errors["slug"].append(f"The slug {slug!r} is taken.")
+            errors["slug"].append(_("The slug %(slug)s is taken.") % {"slug": repr(slug)})
     partners = values.get("partners")
     if partners is not None and not (isinstance(partners, list) and all(isinstance(p, str) for p in partners)):
-        errors["partners"].append("A list of names.")
+        errors["partners"].append(_("A list of names."))
     return errors
 
 
@@ -332,60 +359,72 @@ def _clean_session(
     clean: dict[str, Any] = {}
     kind = values.get("kind") or Session.Kind.TALK
     if kind not in Session.Kind.values:
-        errors["kind"].append(f"Choose one of {', '.join(Session.Kind.values)}.")
+        errors["kind"].append(_("Choose one of %(kind)s.") % {"kind": ", ".join(Session.Kind.values)})
     clean["kind"] = kind
     title = (values.get("title") or "").strip()
     if not title:
-        errors["title"].append("This field is required.")
+        errors["title"].append(_("This field is required."))
     clean["title"] = title
     clean["description"] = values.get("description") or ""
+    # Optional translations of the organizer's texts (project/content.py).
+    for name in (*translation_fields("title"), *translation_fields("description")):
+        clean[name] = (values.get(name) or "").strip()
 
     venue_id, city_id = _ref_id(values.get("venue")), _ref_id(values.get("city"))
     venue = city = None
     if venue_id is not None:
         venue = refs.venues.get(venue_id)
         if venue is None or venue.organization_id != refs.organization_id:
-            errors["venue"].append(f"Unknown venue {venue_id}: not a venue of this organization.")
+            errors["venue"].append(
+                _("Unknown venue %(venue_id)s: not a venue of this organization.") % {"venue_id": venue_id}
+            )
             venue = None
         else:
             city = venue.city
             if city_id is not None and city_id != venue.city_id:
-                errors["city"].append(f"{venue.name} is in {city.name} (city {city.id}); leave city out.")
+                errors["city"].append(
+                    _("%(name)s is in %(name2)s (city %(id)s); leave city out.")
+                    % {"name": venue.name, "name2": city.name, "id": city.id}
+                )
     elif kind != Session.Kind.LIVESTREAM:
-        errors["venue"].append("A talk or night shoot needs a venue.")
+        errors["venue"].append(_("A talk or night shoot needs a venue."))
     if venue_id is None and city_id is not None:
         city = refs.cities.get(city_id)
         if city is None or city.organization_id != refs.organization_id:
-            errors["city"].append(f"Unknown city {city_id}: not a city of this organization.")
+            errors["city"].append(
+                _("Unknown city %(city_id)s: not a city of this organization.") % {"city_id": city_id}
+            )
             city = None
     elif venue_id is None and kind == Session.Kind.LIVESTREAM:
-        errors["city"].append("Give a venue, or a city for a livestream without one.")
+        errors["city"].append(_("Give a venue, or a city for a livestream without one."))
     clean["venue"], clean["city"] = venue, city
     clean["timezone"] = venue.timezone if venue else (city.timezone if city else "")
 
     starts, ends = values.get("starts_at"), values.get("ends_at")
     for name, moment in (("starts_at", starts), ("ends_at", ends)):
         if moment is None:
-            errors[name].append("This field is required.")
+            errors[name].append(_("This field is required."))
         elif moment.tzinfo is None:
-            errors[name].append("Give the time in ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00.")
+            errors[name].append(_("Give the time in ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00."))
     times_ok = not errors.get("starts_at") and not errors.get("ends_at")
     if times_ok and starts is not None and ends is not None:
         if ends <= starts:
-            errors["ends_at"].append("Must be after starts_at.")
+            errors["ends_at"].append(_("Must be after starts_at."))
         elif ends - starts > MAX_SESSION_LENGTH:
-            errors["ends_at"].append("A session lasts at most 24 hours.")
+            errors["ends_at"].append(_("A session lasts at most 24 hours."))
         if check_future and starts <= now:
-            errors["starts_at"].append("Must be in the future.")
+            errors["starts_at"].append(_("Must be in the future."))
     clean["starts_at"], clean["ends_at"] = starts, ends
 
     capacity = values.get("capacity")
     if capacity is None:
         capacity = venue.max_capacity if venue else 0
     if not isinstance(capacity, int) or capacity < 0:
-        errors["capacity"].append("A whole number, zero or more.")
+        errors["capacity"].append(_("A whole number, zero or more."))
     elif venue is not None and capacity > venue.max_capacity:
-        errors["capacity"].append(f"{venue.name} holds at most {venue.max_capacity}.")
+        errors["capacity"].append(
+            _("%(name)s holds at most %(max_capacity)s.") % {"name": venue.name, "max_capacity": venue.max_capacity}
+        )
     clean["capacity"] = capacity
 
     priority, opens, closes = (
@@ -394,15 +433,15 @@ def _clean_session(
         values.get("registration_closes_at"),
     )
     if opens is not None and closes is not None and closes <= opens:
-        errors["registration_closes_at"].append("Must be after registration_opens_at.")
+        errors["registration_closes_at"].append(_("Must be after registration_opens_at."))
     if times_ok and closes is not None and closes > starts:
-        errors["registration_closes_at"].append("Registration must close by starts_at.")
+        errors["registration_closes_at"].append(_("Registration must close by starts_at."))
     if times_ok and opens is not None and opens >= starts:
-        errors["registration_opens_at"].append("Must be before starts_at.")
+        errors["registration_opens_at"].append(_("Must be before starts_at."))
     if priority is not None and opens is None:
-        errors["priority_opens_at"].append("Set registration_opens_at too: priority access comes before it.")
+        errors["priority_opens_at"].append(_("Set registration_opens_at too: priority access comes before it."))
     elif priority is not None and priority > opens:
-        errors["priority_opens_at"].append("Must not be after registration_opens_at.")
+        errors["priority_opens_at"].append(_("Must not be after registration_opens_at."))
     clean["priority_opens_at"], clean["registration_opens_at"], clean["registration_closes_at"] = (
         priority,
         opens,
@@ -413,7 +452,9 @@ def _clean_session(
     host_ids = list(dict.fromkeys(_ref_id(h) for h in values.get("hosts") or ()))
     strangers = [h for h in host_ids if h not in refs.member_ids]
     if strangers:
-        errors["hosts"].append(f"Not hosts of this organization: {', '.join(str(h) for h in strangers)}.")
+        errors["hosts"].append(
+            _("Not hosts of this organization: %(strangers)s.") % {"strangers": ", ".join(str(h) for h in strangers)}
+        )
     clean["hosts"] = host_ids
     return clean, errors
 
@@ -509,7 +550,7 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
     locked = Session.objects.select_for_update(of=("self",)).select_related("series").get(pk=session.pk)
     _ensure_organizer(by, locked.series.organization_id)
     if locked.status == Session.Status.CANCELLED:
-        raise ApplicationError("A cancelled session cannot be changed.", code="cancelled")
+        raise ApplicationError(_("A cancelled session cannot be changed."), code="cancelled")
     current = _current_values(locked)
     values = {name: data[name] for name in SESSION_FIELDS if name in data}
     if "venue" in values and "city" not in values and _ref_id(values["venue"]) is not None:
@@ -528,9 +569,15 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
         raise _invalid(errors)
     if clean["capacity"] < locked.confirmed_count:
         raise ApplicationError(
-            f"{locked.confirmed_count} seats are already confirmed; capacity cannot go below that.",
+            _("%(confirmed_count)s seats are already confirmed; capacity cannot go below that.")
+            % {"confirmed_count": locked.confirmed_count},
             code="capacity_below_confirmed",
-            fields={"capacity": [f"At least {locked.confirmed_count} (the confirmed seats)."]},
+            fields={
+                "capacity": [
+                    _("At least %(confirmed_count)s (the confirmed seats).")
+                    % {"confirmed_count": locked.confirmed_count}
+                ]
+            },
             extra={"confirmed_count": locked.confirmed_count},
         )
 
@@ -538,7 +585,7 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
         "starts_at": locked.starts_at,
         "ends_at": locked.ends_at,
         "timezone": locked.timezone,
-        "where": notifications.where_of(locked),
+        "place": notifications.place_of(locked),
     }
     host_ids = clean.pop("hosts")
     hosts_changed = sorted(host_ids) != sorted(current["hosts"])
@@ -576,7 +623,7 @@ def session_publish(*, session: Session, by: User | None = None) -> Session:
     locked = Session.objects.select_for_update(of=("self",)).select_related("series").get(pk=session.pk)
     _ensure_organizer(by, locked.series.organization_id)
     if locked.status == Session.Status.CANCELLED:
-        raise ApplicationError("A cancelled session cannot be published.", code="cancelled")
+        raise ApplicationError(_("A cancelled session cannot be published."), code="cancelled")
     if locked.status == Session.Status.PUBLISHED:
         return locked
     current = _current_values(locked)
@@ -599,7 +646,7 @@ def session_cancel(*, session: Session, reason: str, by: User | None = None) -> 
     _ensure_organizer(by, locked.series.organization_id)
     reason = (reason or "").strip()
     if not reason:
-        raise _invalid({"reason": ["Tell the fans why (it goes into their email)."]})
+        raise _invalid({"reason": [_("Tell the fans why (it goes into their email).")]})
     if locked.status == Session.Status.CANCELLED:
         return locked
     locked.status = Session.Status.CANCELLED
@@ -642,9 +689,11 @@ def series_plan_import(
     """
     _ensure_organizer(by, series.organization_id)
     if not rows:
-        raise _invalid({"rows": ["The plan has no sessions."]})
+        raise _invalid({"rows": [_("The plan has no sessions.")]})
     if len(rows) > MAX_PLAN_ROWS:
-        raise _invalid({"rows": [f"At most {MAX_PLAN_ROWS} sessions in one plan."]})
+        raise _invalid(
+            {"rows": [_("At most %(max_plan_rows)s sessions in one plan.") % {"max_plan_rows": MAX_PLAN_ROWS}]}
+        )
     errors: dict[int, Errors] = defaultdict(lambda: defaultdict(list))
     for index, row_error in (row_errors or {}).items():
         for name, messages in row_error.items():
@@ -682,7 +731,8 @@ def series_plan_import(
     if errors:
         rows_out = {str(index): dict(errors[index]) for index in sorted(errors)}
         raise ApplicationError(
-            f"{len(rows_out)} of {len(rows)} rows cannot be planned; nothing was saved.",
+            _("%(rows_out)s of %(rows)s rows cannot be planned; nothing was saved.")
+            % {"rows_out": len(rows_out), "rows": len(rows)},
             code="conflict" if only_conflicts else "invalid",
             fields={"rows": rows_out},
             extra={"rows": rows_out, "conflicts": {str(i): c for i, c in sorted(conflict_details.items())}},
@@ -759,7 +809,8 @@ def series_publish(*, series: Series, by: User | None = None) -> list[Session]:
     if errors:
         out = {key: dict(value) for key, value in errors.items()}
         raise ApplicationError(
-            f"{len(out)} of {len(drafts)} drafts cannot be published; nothing was published.",
+            _("%(out)s of %(drafts)s drafts cannot be published; nothing was published.")
+            % {"out": len(out), "drafts": len(drafts)},
             code="conflict" if only_conflicts else "invalid",
             fields={"sessions": out},
             extra={"sessions": out},
@@ -776,6 +827,6 @@ def series_cancel(*, series: Series, reason: str, by: User | None = None) -> lis
     registrations kept, sequence bumped, fans emailed after commit)."""
     _ensure_organizer(by, series.organization_id)
     if not (reason or "").strip():
-        raise _invalid({"reason": ["Tell the fans why (it goes into their email)."]})
+        raise _invalid({"reason": [_("Tell the fans why (it goes into their email).")]})
     live = Session.objects.filter(series=series).exclude(status=Session.Status.CANCELLED).order_by("id")
     return [session_cancel(session=session, reason=reason, by=by) for session in live]

@@ -12,14 +12,6 @@ MIN_DATE = dt.date(2000, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
 
 
-def _city_label(city) -> str:
-    """A city in the reader's language, with its local name beside an English one."""
-    name = content.translated(city, "name")
-    if city.local_name and city.local_name != name:
-        return f"{name} {city.local_name}"
-    return name
-
-
 class SessionFilterForm(forms.Form):
     """The home page's filters. Bad values are reported on the page and ignored, never a 500."""
 
@@ -36,7 +28,7 @@ class SessionFilterForm(forms.Form):
 
     def __init__(self, *args, cities=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["city"].choices = [("", _("Any city"))] + [(c.id, _city_label(c)) for c in cities]
+        self.fields["city"].choices = [("", _("Any city"))] + [(c.id, content.city_label(c)) for c in cities]
 
     def clean_near(self) -> tuple[float, float] | None:
         """``"lat,lon"`` from the browser's geolocation (rounded by the page to about a kilometre)."""

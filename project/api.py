@@ -5,6 +5,7 @@ import zoneinfo
 from functools import cache
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
@@ -81,8 +82,8 @@ def query_datetime(params, name: str) -> dt.datetime | None:
     parsed = parse_aware_datetime(raw)
     if parsed is None:
         raise ApplicationError(
-            f"{name} must be ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00.",
-            fields={name: ["Give an ISO 8601 time with an offset."]},
+            _("%(name)s must be ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00.") % {"name": name},
+            fields={name: [_("Give an ISO 8601 time with an offset.")]},
         )
     return parsed
 
@@ -99,10 +100,12 @@ def query_int(params, name: str) -> int | None:
         value = int(raw)
     except ValueError as exc:
         raise ApplicationError(
-            f"{name} must be a whole number.", fields={name: ["A whole number is required."]}
+            _("%(name)s must be a whole number.") % {"name": name}, fields={name: [_("A whole number is required.")]}
         ) from exc
     if not -MAX_DB_INT <= value <= MAX_DB_INT:
-        raise ApplicationError(f"{name} is out of range.", fields={name: ["This number is out of range."]})
+        raise ApplicationError(
+            _("%(name)s is out of range.") % {"name": name}, fields={name: [_("This number is out of range.")]}
+        )
     return value
 
 
@@ -115,4 +118,6 @@ def query_bool(params, name: str) -> bool | None:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise ApplicationError(f"{name} must be true or false.", fields={name: ["Must be true or false."]})
+    raise ApplicationError(
+        _("%(name)s must be true or false.") % {"name": name}, fields={name: [_("Must be true or false.")]}
+    )

@@ -41,3 +41,11 @@ def translated(obj: Any, field: str, language: str | None = None) -> str:
         if fallback and getattr(obj, fallback, ""):
             return getattr(obj, fallback)
     return getattr(obj, field, "") or ""
+
+
+def city_label(city: Any, language: str | None = None) -> str:
+    """A city in the reader's language, with its local name beside it when that differs
+    (``Luoyang 洛阳`` in English, ``洛阳`` in Chinese)."""
+    name = translated(city, "name", language)
+    local = getattr(city, "local_name", "") or ""
+    return f"{name} {local}" if local and local != name else name

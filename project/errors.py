@@ -8,6 +8,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -90,14 +91,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         # accepted, and the client may simply try again.
         logger.warning("Database unavailable: %s", exc)
         response = Response(
-            error_body("The service is busy; try again in a moment.", "service_unavailable"), status=503
+            error_body(_("The service is busy; try again in a moment."), "service_unavailable"), status=503
         )
         response["Retry-After"] = "2"
         return response
     if isinstance(exc, (OverflowError, DataError)):
         # A number or date beyond what the database stores (e.g. an id of 2**70): the request is
         # refused; an enclosing atomic block has already rolled back whatever it had started.
-        return Response(error_body("A number or date in the request is out of range.", "out_of_range"), status=400)
+        return Response(error_body(_("A number or date in the request is out of range."), "out_of_range"), status=400)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body(exc.messages[0], "invalid", fields), status=400)
@@ -126,7 +127,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None):
     if _wants_json(request):
-        return JsonResponse(error_body("Not found.", "not_found"), status=404)
+        return JsonResponse(error_body(_("Not found."), "not_found"), status=404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -134,7 +135,7 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None):
 
 def json_server_error(request: HttpRequest):
     if _wants_json(request):
-        return JsonResponse(error_body("Internal server error.", "server_error"), status=500)
+        return JsonResponse(error_body(_("Internal server error."), "server_error"), status=500)
     from django.views.defaults import server_error
 
     return server_error(request)
@@ -142,7 +143,7 @@ def json_server_error(request: HttpRequest):
 
 def json_bad_request(request: HttpRequest, exception: Exception | None = None):
     if _wants_json(request):
-        return JsonResponse(error_body("Bad request.", "bad_request"), status=400)
+        return JsonResponse(error_body(_("Bad request."), "bad_request"), status=400)
     from django.views.defaults import bad_request
 
     return bad_request(request, exception)
@@ -150,7 +151,7 @@ def json_bad_request(request: HttpRequest, exception: Exception | None = None):
 
 def json_permission_denied(request: HttpRequest, exception: Exception | None = None):
     if _wants_json(request):
-        return JsonResponse(error_body("Permission denied.", "permission_denied"), status=403)
+        return JsonResponse(error_body(_("Permission denied."), "permission_denied"), status=403)
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from drf_spectacular.authentication import SessionScheme
 from rest_framework import authentication
 
@@ -88,6 +89,24 @@ def request_language(request: HttpRequest, *, user: Any = None) -> str:
         or language_from_accept_header(request.headers.get("Accept-Language"))
         or settings.LANGUAGE_CODE
     )
+
+
+def activate_query_language(params: Any) -> str | None:
+    """``?lang=zh-hans|en`` (public calendar feeds): activates it for this request. Absent: the
+    request's language stays. Anything else: a 400 that names the choices."""
+    raw = params.get("lang")
+    if raw in (None, ""):
+        return None
+    language = normalize_language(raw)
+    if language is None:
+        from project.errors import ApplicationError
+
+        raise ApplicationError(
+            _("Unknown language %(lang)s: use zh-hans or en.") % {"lang": repr(raw)},
+            fields={"lang": [_("Choose zh-hans or en.")]},
+        )
+    translation.activate(language)
+    return language
 
 
 def recipient_language(user: Any) -> str:

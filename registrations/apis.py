@@ -3,6 +3,7 @@ import io
 
 import segno
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
@@ -92,7 +93,8 @@ class MyRegistrationViewSet(viewsets.GenericViewSet):
             wanted = self.request.query_params.get("status")
             if wanted and wanted not in Registration.Status.values:
                 raise ApplicationError(
-                    f"Unknown status {wanted!r}.", fields={"status": [f"One of {', '.join(Registration.Status)}."]}
+                    _("Unknown status %(wanted)s.") % {"wanted": repr(wanted)},
+                    fields={"status": [_("One of %(status)s.") % {"status": ", ".join(Registration.Status)}]},
                 )
             statuses = (wanted,) if wanted else selectors.ACTIVE_STATUSES
             return selectors.registrations_of_fan(fan=self.request.user, statuses=statuses)
@@ -127,7 +129,9 @@ class RegistrationQrApi(APIView):
     def get(self, request, pk: int, fmt: str):
         registration = selectors.registration_of_fan(fan=request.user, registration_id=pk)
         if registration.status != Registration.Status.CONFIRMED:
-            raise ApplicationError("Only a confirmed registration has a ticket.", code="not_confirmed", status_code=409)
+            raise ApplicationError(
+                _("Only a confirmed registration has a ticket."), code="not_confirmed", status_code=409
+            )
         qr = segno.make(registration.checkin_code, error="m")
         out = io.BytesIO()
         if fmt == "png":
@@ -145,7 +149,7 @@ def _door_session(request, pk: int) -> Session:
     session = Session.objects.select_related("series").get(id=pk)
     if not services.can_check_in(user=request.user, session=session):
         raise ApplicationError(
-            "Only this session's hosts and organizers run its check-in.", code="permission_denied", status_code=403
+            _("Only this session's hosts and organizers run its check-in."), code="permission_denied", status_code=403
         )
     return session
 

@@ -1,5 +1,6 @@
 import zoneinfo
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from events.models import Series, Session
@@ -144,7 +145,7 @@ class PriorityCodeSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         if self.instance is None and (attrs.get("series") is None) == (attrs.get("session") is None):
-            raise serializers.ValidationError({"series": ["Give a series or a session (exactly one)."]})
+            raise serializers.ValidationError({"series": [_("Give a series or a session (exactly one).")]})
         return attrs
 
 
@@ -164,7 +165,7 @@ class PriorityCodeBatchSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if (attrs.get("series") is None) == (attrs.get("session") is None):
-            raise serializers.ValidationError({"series": ["Give a series or a session (exactly one)."]})
+            raise serializers.ValidationError({"series": [_("Give a series or a session (exactly one).")]})
         return attrs
 
 

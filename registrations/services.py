@@ -20,15 +20,18 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from rest_framework import status
 
 from accounts.models import Organization, User
 from accounts.selectors import is_organizer_of
 from events.models import Series, Session
 from events.selectors import sessions_visible_to
+from project import content, formats
 from project.db import prepared_cursor
 from project.errors import ApplicationError
+from project.i18n import recipient_language
 from registrations.models import PriorityCode, Registration, new_checkin_code
 
 logger = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ def _closed(message: str) -> ApplicationError:
     return ApplicationError(message, code="closed", status_code=status.HTTP_409_CONFLICT)
 
 
-def _invalid_code(message: str = "This priority code is not valid for this session.") -> ApplicationError:
+def _invalid_code(message: str = gettext("This priority code is not valid for this session.")) -> ApplicationError:
     return ApplicationError(message, code="invalid_code", fields={"priority_code": [message]})
 
 
@@ -55,7 +58,7 @@ def normalize_code(code: str) -> str:
 
 
 def _not_found() -> ApplicationError:
-    return ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+    return ApplicationError(gettext("Not found."), code="not_found", status_code=status.HTTP_404_NOT_FOUND)
 
 
 def _check_window(*, session: Session, now: dt.datetime, has_code: bool, fan: User) -> None:
@@ -65,19 +68,19 @@ def _check_window(*, session: Session, now: dt.datetime, has_code: bool, fan: Us
     if session.status == Session.Status.DRAFT and not sessions_visible_to(user=fan).filter(id=session.id).exists():
         raise _not_found()
     if session.status != Session.Status.PUBLISHED:
-        raise _closed("This session is not open for registration.")
+        raise _closed(gettext("This session is not open for registration."))
     if now >= session.starts_at:
-        raise _closed("This session has already started.")
+        raise _closed(gettext("This session has already started."))
     if session.registration_closes_at is not None and now >= session.registration_closes_at:
-        raise _closed("Registration for this session has closed.")
+        raise _closed(gettext("Registration for this session has closed."))
     if session.registration_opens_at is not None and now < session.registration_opens_at:
         priority_open = session.priority_opens_at is not None and now >= session.priority_opens_at
         if not priority_open:
             raise _closed(
-                "Registration for this session has not opened yet.",
+                gettext("Registration for this session has not opened yet."),
             )
         if not has_code:
-            raise _closed("Registration is open to priority-code holders only until it opens to everyone.")
+            raise _closed(gettext("Registration is open to priority-code holders only until it opens to everyone."))
 
 
 def _priority_code_use(*, code: str, session_id: int, series_id: int, now: dt.datetime) -> PriorityCode:
@@ -98,7 +101,7 @@ def _priority_code_use(*, code: str, session_id: int, series_id: int, now: dt.da
     if found is None:
         raise _invalid_code()
     if not PriorityCode.objects.filter(id=found.id, uses__lt=F("max_uses")).update(uses=F("uses") + 1):
-        raise _invalid_code("This priority code has been used up.")
+        raise _invalid_code(gettext("This priority code has been used up."))
     return found
 
 
@@ -200,7 +203,7 @@ def _refusal(*, session_id: int, fan: User, now: dt.datetime, has_code: bool) ->
         _check_window(session=session, now=now, has_code=has_code, fan=fan)
     except ApplicationError as exc:
         return exc
-    return ApplicationError("This session is full.", code="full", status_code=status.HTTP_409_CONFLICT)
+    return ApplicationError(gettext("This session is full."), code="full", status_code=status.HTTP_409_CONFLICT)
 
 
 @transaction.atomic(durable=True)
@@ -348,10 +351,12 @@ def registration_cancel(*, registration: Registration) -> Registration:
         return registration
     if registration.checked_in_at is not None:
         raise ApplicationError(
-            "This fan has already been checked in.", code="already_checked_in", status_code=status.HTTP_409_CONFLICT
+            gettext("This fan has already been checked in."),
+            code="already_checked_in",
+            status_code=status.HTTP_409_CONFLICT,
         )
     if timezone.now() >= session.starts_at:
-        raise _closed("This session has already started; it can no longer be cancelled.")
+        raise _closed(gettext("This session has already started; it can no longer be cancelled."))
     previous_status, position = registration.status, registration.waitlist_position
     registration.status = Registration.Status.CANCELLED
     registration.waitlist_position = None
@@ -369,22 +374,34 @@ def registration_cancel(*, registration: Registration) -> Registration:
     return registration
 
 
-def _send_promotion_emails(registration_ids: list[int]) -> None:
-    promoted = Registration.objects.filter(id__in=registration_ids).select_related("session", "fan")
-    messages = [
-        EmailMessage(
-            subject=f"You're in: {r.session.title}",
-            body=(
-                f"Hello {r.fan.username},\n\nA seat opened up and you moved from the waitlist to a confirmed "
-                f"seat for {r.session.title} ({r.session.starts_at.isoformat()}).\n\n"
-                f"Your check-in code: {r.checkin_code}\n"
-                f"Your registrations: {settings.SITE_URL}/api/me/registrations/\n"
-            ),
-            to=[r.fan.email],
+def _promotion_email(registration: Registration) -> EmailMessage:
+    """The email of a fan promoted from the waitlist, in the fan's language."""
+    session = registration.session
+    with translation.override(recipient_language(registration.fan)):
+        title = content.translated(session, "title")
+        when = formats.when_in_zone(session.starts_at, session.timezone, end=session.ends_at, year=True)
+        body = "\n".join(
+            [
+                gettext("Hello %(username)s,") % {"username": registration.fan.username},
+                "",
+                gettext(
+                    "A seat opened up and you moved from the waitlist to a confirmed seat for %(title)s (%(when)s)."
+                )
+                % {"title": title, "when": when},
+                "",
+                gettext("Your check-in code: %(code)s") % {"code": registration.checkin_code},
+                gettext("Your sessions: %(url)s") % {"url": f"{settings.SITE_URL}/sessions/mine/"},
+                "",
+            ]
         )
-        for r in promoted
-        if r.fan.email
-    ]
+        return EmailMessage(
+            subject=gettext("You're in: %(title)s") % {"title": title}, body=body, to=[registration.fan.email]
+        )
+
+
+def _send_promotion_emails(registration_ids: list[int]) -> None:
+    promoted = Registration.objects.filter(id__in=registration_ids).select_related("session", "session__series", "fan")
+    messages = [_promotion_email(r) for r in promoted if r.fan.email]
     if messages:
         get_connection().send_messages(messages)
 
@@ -444,10 +461,10 @@ def registration_check_in(*, session: Session, checkin_code: str, by: User) -> R
     registration = Registration.objects.filter(session=session, checkin_code=checkin_code.strip()).first()
     if registration is None:
         raise ApplicationError(
-            "No registration for this session has this check-in code.",
+            gettext("No registration for this session has this check-in code."),
             code="not_found",
             status_code=status.HTTP_404_NOT_FOUND,
-            fields={"checkin_code": ["Unknown check-in code for this session."]},
+            fields={"checkin_code": [gettext("Unknown check-in code for this session.")]},
         )
     now = timezone.now()
     updated = Registration.objects.filter(
@@ -458,13 +475,13 @@ def registration_check_in(*, session: Session, checkin_code: str, by: User) -> R
         return registration
     if registration.checked_in_at is not None:
         raise ApplicationError(
-            "This fan has already been checked in.",
+            gettext("This fan has already been checked in."),
             code="already_checked_in",
             status_code=status.HTTP_409_CONFLICT,
             extra={"checked_in_at": registration.checked_in_at.isoformat()},
         )
     raise ApplicationError(
-        f"This registration is {registration.status}, not confirmed.",
+        gettext("This registration is %(status)s, not confirmed.") % {"status": registration.status},
         code="not_confirmed",
         status_code=status.HTTP_409_CONFLICT,
     )
@@ -480,8 +497,8 @@ def generate_code(prefix: str = "") -> str:
 def _code_target(*, series: Series | None, session: Session | None) -> Organization:
     if (series is None) == (session is None):
         raise ApplicationError(
-            "A priority code is for either a series or a session.",
-            fields={"series": ["Give a series or a session, not both."]},
+            gettext("A priority code is for either a series or a session."),
+            fields={"series": [gettext("Give a series or a session, not both.")]},
         )
     return series.organization if series is not None else session.series.organization  # type: ignore[union-attr]
 
@@ -489,7 +506,7 @@ def _code_target(*, series: Series | None, session: Session | None) -> Organizat
 def _check_organizer(*, user: User, organization: Organization) -> None:
     if not is_organizer_of(user=user, organization_id=organization.id):
         raise ApplicationError(
-            "Only organizers of this series may manage its priority codes.",
+            gettext("Only organizers of this series may manage its priority codes."),
             code="permission_denied",
             status_code=status.HTTP_403_FORBIDDEN,
         )
@@ -510,10 +527,14 @@ def priority_code_create(
     _check_organizer(user=by, organization=organization)
     value = normalize_code(code) if code else generate_code()
     if not value or any(ch.isspace() for ch in value):
-        raise ApplicationError("A code cannot contain spaces.", fields={"code": ["A code cannot contain spaces."]})
+        raise ApplicationError(
+            gettext("A code cannot contain spaces."), fields={"code": [gettext("A code cannot contain spaces.")]}
+        )
     if PriorityCode.objects.filter(code=value).exists():
         raise ApplicationError(
-            "That code already exists.", code="code_taken", fields={"code": ["That code already exists."]}
+            gettext("That code already exists."),
+            code="code_taken",
+            fields={"code": [gettext("That code already exists.")]},
         )
     try:
         with transaction.atomic():
@@ -524,7 +545,9 @@ def priority_code_create(
             return priority_code
     except IntegrityError as exc:
         raise ApplicationError(
-            "That code already exists.", code="code_taken", fields={"code": ["That code already exists."]}
+            gettext("That code already exists."),
+            code="code_taken",
+            fields={"code": [gettext("That code already exists.")]},
         ) from exc
 
 
@@ -549,7 +572,10 @@ def priority_code_batch_create(
     organization = _code_target(series=series, session=session)
     _check_organizer(user=by, organization=organization)
     if not 1 <= count <= MAX_BATCH:
-        raise ApplicationError(f"Between 1 and {MAX_BATCH} codes per batch.", fields={"count": ["Out of range."]})
+        raise ApplicationError(
+            gettext("Between 1 and %(max_batch)s codes per batch.") % {"max_batch": MAX_BATCH},
+            fields={"count": [gettext("Out of range.")]},
+        )
     prefix = normalize_code(prefix)
     batch = batch or f"batch-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     for _attempt in range(3):  # a collision with an existing code is ~impossible; retry, bounded
@@ -562,7 +588,7 @@ def priority_code_batch_create(
                              expires_at=expires_at, batch=batch)  # fmt: skip
         codes = [new_code(value) for value in sorted(values)]
         return PriorityCode.objects.bulk_create(codes, batch_size=500)
-    raise ApplicationError("Could not generate unique codes; try again.", code="try_again")
+    raise ApplicationError(gettext("Could not generate unique codes; try again."), code="try_again")
 
 
 @transaction.atomic
@@ -575,8 +601,9 @@ def priority_code_update(
     if max_uses is not None:
         if max_uses < code.uses:
             raise ApplicationError(
-                f"This code has been used {code.uses} times already; max_uses cannot go below that.",
-                fields={"max_uses": [f"At least {code.uses}."]},
+                gettext("This code has been used %(uses)s times already; max_uses cannot go below that.")
+                % {"uses": code.uses},
+                fields={"max_uses": [gettext("At least %(uses)s.") % {"uses": code.uses}]},
             )
         code.max_uses = max_uses
         fields.append("max_uses")

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -55,23 +56,23 @@ class StreamViewSet(
             candidates = list(orgs[:2])
             if len(candidates) != 1:
                 raise ApplicationError(
-                    "Say which organization the stream belongs to.",
-                    fields={"organization": ["Required when you organize several organizations."]},
+                    _("Say which organization the stream belongs to."),
+                    fields={"organization": [_("Required when you organize several organizations.")]},
                 )
             return candidates[0]
         if not orgs.filter(id=organization.id).exists():
-            raise PermissionDenied("Only the organization's organizers plan its streams.")
+            raise PermissionDenied(_("Only the organization's organizers plan its streams."))
         if data.get("organization") is not None and data["organization"].id != organization.id:
             raise ApplicationError(
-                "The session belongs to another organization.",
-                fields={"session": ["Choose a session of the stream's organization."]},
+                _("The session belongs to another organization."),
+                fields={"session": [_("Choose a session of the stream's organization.")]},
             )
         return organization
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         self._require_login()
         if not organizations_of_organizer(user=request.user).exists():
-            raise PermissionDenied("Only organizers plan streams.")
+            raise PermissionDenied(_("Only organizers plan streams."))
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -90,15 +91,15 @@ class StreamViewSet(
         self._require_login()
         stream = self.get_object()
         if not selectors.can_manage_stream(user=request.user, stream=stream):
-            raise PermissionDenied("Only the organization's organizers edit its streams.")
+            raise PermissionDenied(_("Only the organization's organizers edit its streams."))
         partial = kwargs.pop("partial", False)
         serializer = self.get_serializer(stream, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         if "organization" in data and data["organization"].id != stream.organization_id:
             raise ApplicationError(
-                "A stream cannot move to another organization.",
-                fields={"organization": ["Cannot be changed."]},
+                _("A stream cannot move to another organization."),
+                fields={"organization": [_("Cannot be changed.")]},
             )
         data.pop("organization", None)
         stream = services.stream_update(stream=stream, data=data, by=request.user)
@@ -108,7 +109,7 @@ class StreamViewSet(
         self._require_login()
         stream = self.get_object()
         if not selectors.can_run_stream(user=self.request.user, stream=stream):
-            raise PermissionDenied("Only the stream's hosts and organizers run it.")
+            raise PermissionDenied(_("Only the stream's hosts and organizers run it."))
         return stream
 
     @extend_schema(request=None, responses={200: StreamSerializer})
@@ -132,7 +133,7 @@ class StreamViewSet(
         self._require_login()
         stream = self.get_object()
         if not selectors.can_manage_stream(user=request.user, stream=stream):
-            raise PermissionDenied("Only the organization's organizers see and rotate the secret.")
+            raise PermissionDenied(_("Only the organization's organizers see and rotate the secret."))
         stream = services.stream_rotate_secret(stream=stream, by=request.user)
         return Response(self.get_serializer(stream).data)
 
@@ -187,7 +188,7 @@ class StreamViewSet(
         try:
             stream_id = int(pk)
         except (TypeError, ValueError) as exc:
-            raise ApplicationError("Not found.", code="not_found", status_code=404) from exc
+            raise ApplicationError(_("Not found."), code="not_found", status_code=404) from exc
         record = services.external_count_record(
             stream_id=stream_id, body=body, signature=request.headers.get("X-Signature")
         )

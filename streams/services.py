@@ -15,6 +15,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from accounts.models import Membership, Organization, User
@@ -67,9 +68,9 @@ def _check_session(*, organization: Organization, session: Session | None, strea
         taken = taken.exclude(id=stream.id)
     if taken.exists():
         raise ApplicationError(
-            "This session already has a stream.",
+            _("This session already has a stream."),
             code="conflict",
-            fields={"session": ["This session already has a stream."]},
+            fields={"session": [_("This session already has a stream.")]},
         )
 
 
@@ -95,7 +96,7 @@ def stream_create(
             )
     except IntegrityError as exc:  # two organizers attaching a stream to the same session at once
         raise ApplicationError(
-            "This session already has a stream.", code="conflict", fields={"session": ["Already has a stream."]}
+            _("This session already has a stream."), code="conflict", fields={"session": [_("Already has a stream.")]}
         ) from exc
     if hosts:
         stream.hosts.set(hosts)
@@ -124,7 +125,9 @@ def stream_update(*, stream: Stream, data: dict[str, Any], by: User | None) -> S
                 stream.save(update_fields=changed)
         except IntegrityError as exc:
             raise ApplicationError(
-                "This session already has a stream.", code="conflict", fields={"session": ["Already has a stream."]}
+                _("This session already has a stream."),
+                code="conflict",
+                fields={"session": [_("Already has a stream.")]},
             ) from exc
     if "hosts" in data:
         stream.hosts.set(data["hosts"])
@@ -147,9 +150,9 @@ def stream_start(*, stream: Stream, by: User | None = None) -> Stream:
     locked = _locked(stream)
     _ensure_runner(by, locked)
     if locked.status == Stream.Status.LIVE:
-        raise ApplicationError("The stream is already live.", code="already_live", status_code=409)
+        raise ApplicationError(_("The stream is already live."), code="already_live", status_code=409)
     if locked.status == Stream.Status.ENDED:
-        raise ApplicationError("The stream has ended; plan a new one.", code="ended", status_code=409)
+        raise ApplicationError(_("The stream has ended; plan a new one."), code="ended", status_code=409)
     locked.status = Stream.Status.LIVE
     locked.started_at = timezone.now()
     locked.save(update_fields=["status", "started_at"])
@@ -163,7 +166,7 @@ def stream_end(*, stream: Stream, by: User | None = None) -> Stream:
     locked = _locked(stream)
     _ensure_runner(by, locked)
     if locked.status == Stream.Status.ENDED:
-        raise ApplicationError("The stream has already ended.", code="already_ended", status_code=409)
+        raise ApplicationError(_("The stream has already ended."), code="already_ended", status_code=409)
     now = timezone.now()
     try:
         figures: Figures | None = get_backend().snapshot(
@@ -230,7 +233,7 @@ class ExternalCountInput(serializers.Serializer):
 
     def validate_platform(self, value: str) -> str:
         if value == "web":
-            raise serializers.ValidationError("'web' is this site's own audience.")
+            raise serializers.ValidationError(_("'web' is this site's own audience."))
         return value
 
 
@@ -258,10 +261,10 @@ def external_count_record(*, stream_id: int, body: bytes, signature: str | None)
     """
     stream = Stream.objects.filter(id=stream_id).first()
     if stream is None:
-        raise ApplicationError("Not found.", code="not_found", status_code=404)
+        raise ApplicationError(_("Not found."), code="not_found", status_code=404)
     if not _signature_ok(secret=stream.external_secret, body=body, signature=signature):
         raise ApplicationError(
-            "Missing or wrong X-Signature (hex HMAC-SHA256 of the raw body with the stream's secret).",
+            _("Missing or wrong X-Signature (hex HMAC-SHA256 of the raw body with the stream's secret)."),
             code="invalid_signature",
             status_code=401,
         )
@@ -276,9 +279,14 @@ def external_count_record(*, stream_id: int, body: bytes, signature: str | None)
     max_age = dt.timedelta(seconds=settings.EXTERNAL_COUNT_MAX_AGE_SECONDS)
     if not now - max_age <= data["at"] <= now + max_age:
         raise ApplicationError(
-            "The timestamp is too old or too far in the future.",
+            _("The timestamp is too old or too far in the future."),
             code="stale_timestamp",
-            fields={"at": [f"Must be within {settings.EXTERNAL_COUNT_MAX_AGE_SECONDS} seconds of now."]},
+            fields={
+                "at": [
+                    _("Must be within %(external_count_max_age_seconds)s seconds of now.")
+                    % {"external_count_max_age_seconds": settings.EXTERNAL_COUNT_MAX_AGE_SECONDS}
+                ]
+            },
         )
     record = _external_count_store(
         stream=stream, platform=data["platform"], concurrent=data["concurrent"], at=data["at"]
@@ -290,11 +298,11 @@ def external_count_record(*, stream_id: int, body: bytes, signature: str | None)
 def _external_count_store(*, stream: Stream, platform: str, concurrent: int, at: dt.datetime) -> ExternalCount:
     locked = _locked(stream)
     if locked.status == Stream.Status.ENDED:
-        raise ApplicationError("The stream has ended.", code="ended", status_code=409)
+        raise ApplicationError(_("The stream has ended."), code="ended", status_code=409)
     record = ExternalCount.objects.select_for_update().filter(stream=locked, platform=platform).first()
     if record is not None and at <= record.at:
         raise ApplicationError(
-            "Replayed or out-of-order report: 'at' must be later than the last accepted one.",
+            _("Replayed or out-of-order report: 'at' must be later than the last accepted one."),
             code="replayed",
             status_code=409,
         )

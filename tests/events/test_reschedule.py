@@ -7,6 +7,7 @@ from django.db.models import F
 
 from events import services
 from events.models import Session
+from project import formats
 from project.errors import ApplicationError
 from registrations.models import Registration
 from tests.events.conftest import evening
@@ -50,7 +51,7 @@ def test_moving_the_time_keeps_registrations_bumps_sequence_and_emails_every_act
     message = mailoutbox[0]
     local_start = new_start.astimezone(dt.timezone(dt.timedelta(hours=8)))
     assert booked.title in message.subject
-    assert local_start.strftime("%Y-%m-%d %H:%M") in message.body
+    assert formats.when(local_start, year=True, language="en") in message.body  # Fri 18 Dec 2026, 20:00
     assert "Academy Hall" in message.body
     assert f"/api/sessions/{booked.id}/calendar.ics" in message.body
     waitlisted_mail = next(m for m in mailoutbox if m.to == [regs[2].fan.email])
