@@ -7,6 +7,7 @@ own lookup, because a raw SQLite row holds text where the model wants datetimes.
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authtoken.models import Token
@@ -39,10 +40,10 @@ class RushTokenAuthentication(TokenAuthentication):
             cursor.execute(sql, [key])
             row = cursor.fetchone()
         if row is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         user = get_user_model().from_db(connection.alias, attnames, row)
         if not user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return user, Token(key=key, user=user)
 
 
