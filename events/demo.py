@@ -147,8 +147,10 @@ def _talks(series, month_start, days, places, hosts) -> list[Session]:
         session = Session(
             series=series,
             kind=Session.Kind.TALK,
-            title=f"{topic} · {local_topic} ({city.name})",
-            description=f"A talk on {topic.lower()} with a master photographer, {city.name} {city.local_name}.",
+            title=f"{local_topic}（{city.local_name}）",
+            title_en=f"{topic} ({city.name})",
+            description=f"名师讲座：{local_topic}。地点：{city.local_name}。",
+            description_en=f"A talk on {topic.lower()} with a master photographer, {city.name} {city.local_name}.",
             city=city,
             venue=academy,
             starts_at=starts_at,
@@ -184,8 +186,10 @@ def _night_shoots(series, month_start, days, places, hosts) -> list:
         session = Session(
             series=series,
             kind=Session.Kind.NIGHT_SHOOT,
-            title=f"Night shoot: {site.name} · {city.local_name}夜拍",
-            description=f"On-site night shooting at {site.name}. Bring a tripod and warm clothes.",
+            title=f"{city.local_name}夜拍 · {site.name}",
+            title_en=f"Night shoot: {site.name}",
+            description=f"在 {site.name} 现场夜拍。请带三脚架，注意保暖。",
+            description_en=f"On-site night shooting at {site.name}. Bring a tripod and warm clothes.",
             city=city,
             venue=site,
             starts_at=starts_at,
@@ -207,8 +211,10 @@ def _grotto_livestream(series, month_start, places, demo_host) -> tuple[Session,
     session = Session(
         series=series,
         kind=Session.Kind.LIVESTREAM,
-        title="Live: night tour of the Longmen Grottoes · 龙门石窟夜游直播",
-        description="An outdoor night tour of the UNESCO Longmen Grottoes, shot live by a master photographer. "
+        title="龙门石窟夜游直播",
+        title_en="Live: night tour of the Longmen Grottoes",
+        description="名师带队夜游世界文化遗产龙门石窟，现场直播。四十位影迷到场，其他人看直播。",
+        description_en="An outdoor night tour of the UNESCO Longmen Grottoes, shot live by a master photographer. "
         "Forty fans join on site; everyone else watches the livestream.",
         city=city,
         venue=site,
@@ -239,8 +245,10 @@ def load_demo(*, today: dt.date | None = None) -> DemoResult:
     series = Series.objects.create(
         organization=organization,
         slug=DEMO_SERIES_SLUG,
-        title=f"Starlight Night School, {month_start:%B %Y} · 星光夜校",
-        description="A month of talks by master photographers and on-site night shoots across China, "
+        title=f"星光摄影夜校 · {month_start.year}年{month_start.month}月",
+        title_en=f"Starlight Night School, {month_start:%B %Y}",
+        description="一个月的名师讲座和全国各地的现场夜拍，与摄影学院和各地文旅部门合办。核心影迷可获得优先码。",
+        description_en="A month of talks by master photographers and on-site night shoots across China, "
         "co-run with a camera academy and local tourism boards. Core fans get priority codes.",
         partners=PARTNERS,
     )
