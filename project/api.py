@@ -6,6 +6,7 @@ from functools import cache
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
@@ -34,7 +35,7 @@ class AwareDateTimeField(serializers.DateTimeField):
     """A DateTimeField that refuses naive input instead of assuming the server's time zone."""
 
     default_error_messages = {
-        "naive": "Give the time in ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00.",
+        "naive": gettext_lazy("Give the time in ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00."),
     }
 
     def to_internal_value(self, value):
@@ -66,7 +67,7 @@ def known_timezones() -> frozenset[str]:
 
 
 class TimeZoneField(serializers.CharField):
-    default_error_messages = {"unknown": "Unknown IANA time zone {value!r}, e.g. Asia/Shanghai."}
+    default_error_messages = {"unknown": gettext_lazy("Unknown IANA time zone {value!r}, e.g. Asia/Shanghai.")}
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)

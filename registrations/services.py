@@ -46,7 +46,8 @@ def _closed(message: str) -> ApplicationError:
     return ApplicationError(message, code="closed", status_code=status.HTTP_409_CONFLICT)
 
 
-def _invalid_code(message: str = gettext("This priority code is not valid for this session.")) -> ApplicationError:
+def _invalid_code(message: str | None = None) -> ApplicationError:
+    message = message or gettext("This priority code is not valid for this session.")
     return ApplicationError(message, code="invalid_code", fields={"priority_code": [message]})
 
 

@@ -38,6 +38,32 @@ def test_a_business_rule_error_is_in_the_readers_language_with_the_same_code():
     assert english.json()["detail"] == "This session is full."
 
 
+@pytest.mark.parametrize(
+    ("headers", "detail"), [(EN, "This priority code is not valid for this session."), (ZH, "这个优先码不适用于本场。")]
+)
+def test_a_wrong_priority_code_is_refused_in_the_readers_language(headers, detail):
+    """Messages are translated when they are raised, never once at import (in the default language)."""
+    session = SessionFactory()
+    response = token_client(UserFactory()).post(
+        f"/api/sessions/{session.id}/registrations/", {"priority_code": "NOT-A-CODE"}, **headers
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_code")
+    assert response.json()["detail"] == detail
+    assert response.json()["fields"]["priority_code"] == [detail]
+
+
+def test_serializer_field_messages_are_translated(organization):
+    session = SessionFactory(series__organization=organization, venue__organization=organization)
+    client = token_client(organizer_of(organization))
+    naive = {"starts_at": "2030-01-01T20:00:00", "ends_at": "2030-01-01T22:00:00"}
+    chinese = client.patch(f"/api/sessions/{session.id}/", naive, **ZH).json()
+    english = client.patch(f"/api/sessions/{session.id}/", naive, **EN).json()
+    assert chinese["fields"]["starts_at"] == ["请用带时区偏移的 ISO 8601 时间，例如 2026-12-05T19:30:00+08:00。"]
+    assert english["fields"]["starts_at"] == [
+        "Give the time in ISO 8601 with an offset, e.g. 2026-12-05T19:30:00+08:00."
+    ]
+
+
 def test_field_messages_are_translated_too(api_client):
     chinese = api_client.get("/api/sessions/", {"starts_after": "tomorrow"}, **ZH).json()
     english = api_client.get("/api/sessions/", {"starts_after": "tomorrow"}, **EN).json()
