@@ -1,7 +1,12 @@
 """Which websocket connections get through to the consumers."""
 
+import json
+
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.utils.translation import gettext
+
+from project.errors import error_body
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -24,3 +29,25 @@ def AllowedHostsBrowserOriginValidator(application):  # noqa: N802 - reads like 
     if settings.DEBUG and not allowed_hosts:
         allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
     return BrowserOriginValidator(application, allowed_hosts)
+
+
+async def websocket_not_found(scope, receive, send) -> None:
+    """The last websocket route: a path nothing else matched is refused cleanly, never an error.
+
+    Servers that support the ASGI "websocket.http.response" extension (uvicorn, daphne) answer the
+    handshake with a plain HTTP 404; others get the handshake refused (HTTP 403)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    if "websocket.http.response" in scope.get("extensions", {}):
+        body = json.dumps(error_body(gettext("Not found."), "not_found")).encode()
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 404,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1000})

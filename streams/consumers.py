@@ -3,7 +3,8 @@
 ``/ws/streams/<id>/``: anyone who may see the stream. The server sends
 ``{"type": "viewers", "concurrent", "peak", "total_views", "at", "stale", "status"}`` when the figures
 change, at most once per tick. The client may send ``{"type": "heartbeat"}``; every other well-formed
-message is ignored. A binary, oversized (> MAX_FRAME bytes) or malformed frame closes that socket only.
+message is ignored. A binary, oversized (> MAX_FRAME bytes), too deeply nested or malformed frame closes
+that socket only.
 
 ``/ws/streams/<id>/host/``: the stream's hosts and its organization's organizers (others are closed
 with 4403); the same messages plus ``unique_viewers`` and ``platforms`` (per-platform concurrent).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import time
@@ -24,17 +26,23 @@ from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from streams import selectors
 from streams.hub import Connection, get_hub
 
+logger = logging.getLogger(__name__)
+
 MAX_FRAME = 4096
+MAX_NESTING = 8  # brackets per frame; the protocol's messages are flat objects
+MAX_STREAM_ID = 2**63 - 1
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_MALFORMED = 4400
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 _VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 _PUBLIC_TTL = 2.0
 _public_cache: dict[int, tuple[float, selectors.StreamAccess | None]] = {}
@@ -59,6 +67,22 @@ async def _access_for(user, stream_id: int, *, host: bool) -> selectors.StreamAc
         _public_cache.clear()
     _public_cache[stream_id] = (now + _PUBLIC_TTL, access)
     return access
+
+
+def parse_frame(text: str) -> dict | None:
+    """The client's message, or None when the frame is not a small flat JSON object with a ``type``.
+
+    Brackets are counted before parsing: a few kilobytes of ``[[[[`` make ``json.loads`` raise
+    RecursionError (not a ValueError), and nothing a client sends is allowed to raise out of here."""
+    if text.count("[") + text.count("{") > MAX_NESTING:
+        return None
+    try:
+        message = json.loads(text)
+    except Exception:  # ValueError, RecursionError, MemoryError: any of them is a malformed frame
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return None
+    return message
 
 
 def _hashed(kind: str, raw: str) -> str:
@@ -86,17 +110,36 @@ class ViewerConsumer(AsyncWebsocketConsumer):
     host = False
     conn: Connection | None = None
 
+    async def __call__(self, scope, receive, send) -> None:
+        """Whatever ends this socket (a close, a crash, a cancelled task), it stops being counted."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._leave()
+
     async def dispatch(self, message) -> None:
         """As Channels' dispatch, without its ``aclose_old_connections()`` thread hop per frame: these
         handlers touch the database only through database_sync_to_async, which cleans up itself.
-        At thousands of sockets the hop per heartbeat and per connect is most of the cost."""
+        At thousands of sockets the hop per heartbeat and per connect is most of the cost.
+
+        An unexpected error closes this socket only (1011), after it has left the count."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            logger.exception("websocket consumer failed on %s", message["type"])
+            await self._reject(CLOSE_INTERNAL_ERROR)
 
     async def connect(self) -> None:
         stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
+        if stream_id > MAX_STREAM_ID:
+            await self.accept()
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
         access = await _access_for(self.scope.get("user"), stream_id, host=self.host)
         await self.accept()
         if access is None:
@@ -115,9 +158,12 @@ class ViewerConsumer(AsyncWebsocketConsumer):
         )
 
     async def disconnect(self, code) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
         if self.conn is not None:
-            get_hub().leave(self.conn)
-            self.conn = None
+            conn, self.conn = self.conn, None
+            get_hub().leave(conn)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if text_data is None:
@@ -126,12 +172,7 @@ class ViewerConsumer(AsyncWebsocketConsumer):
         if len(text_data) > MAX_FRAME:
             await self._reject(CLOSE_TOO_BIG)
             return
-        try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self._reject(CLOSE_MALFORMED)
-            return
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        if parse_frame(text_data) is None:
             await self._reject(CLOSE_MALFORMED)
             return
         # {"type": "heartbeat"} keeps proxies from closing an idle socket; anything else is ignored.
@@ -140,7 +181,7 @@ class ViewerConsumer(AsyncWebsocketConsumer):
 
     async def _reject(self, code: int) -> None:
         """Stop counting this socket at once, then close it; other sockets are not touched."""
-        await self.disconnect(code)
+        self._leave()
         await self.close(code=code)
 
     async def push_text(self, text: str) -> None:

@@ -193,6 +193,9 @@ def test_heartbeats_and_other_messages_are_ignored(stream):
         ({"text_data": json.dumps({"type": "heartbeat", "pad": "x" * 5000})}, 1009),
         ({"text_data": "{not json"}, 4400),
         ({"text_data": "[1, 2]"}, 4400),
+        ({"text_data": "[" * 4096}, 4400),  # json.loads raises RecursionError on it, not ValueError
+        ({"text_data": '{"type": "heartbeat", "x": ' + "{" * 2000}, 4400),
+        ({"text_data": '{"type": "heartbeat", "x": [[[[[[[[[1]]]]]]]]]}'}, 4400),
     ],
 )
 def test_bad_frame_closes_only_that_socket(frame, code, stream):
@@ -305,5 +308,74 @@ def test_a_dead_ticker_comes_back_on_the_next_leave(stream):
         await second.disconnect()
         await next_figures(first, until=lambda m: m["concurrent"] == 1)
         await first.disconnect()
+
+    run(scenario)
+
+
+def test_a_frame_of_4096_nested_brackets_never_leaves_a_viewer_counted(stream):
+    async def scenario():
+        watcher = await connect(path(stream.id))
+        await next_figures(watcher, until=lambda m: m["concurrent"] == 1)
+        for _ in range(20):
+            attacker = await connect(path(stream.id))
+            await attacker.send_to(text_data="[" * 4096)
+            assert await closed_with(attacker) == 4400
+        message = await next_figures(watcher, until=lambda m: m["concurrent"] == 1)
+        assert sum(len(local.viewers) for local in hub.get_hub().streams.values()) == 1
+        assert message["concurrent"] == 1
+        await watcher.disconnect()
+
+    run(scenario)
+
+
+def test_an_unexpected_error_in_the_consumer_closes_that_socket_and_it_leaves_the_count(monkeypatch, stream):
+    from streams.consumers import ViewerConsumer
+
+    async def broken(self, text_data=None, bytes_data=None):
+        raise RuntimeError("a bug")
+
+    async def scenario():
+        watcher = await connect(path(stream.id))
+        victim = await connect(path(stream.id))
+        await next_figures(watcher, until=lambda m: m["concurrent"] == 2)
+        monkeypatch.setattr(ViewerConsumer, "receive", broken)
+        await victim.send_to(text_data='{"type": "heartbeat"}')
+        assert await closed_with(victim) == 1011
+        await next_figures(watcher, until=lambda m: m["concurrent"] == 1)
+        await watcher.disconnect()
+
+    run(scenario)
+
+
+def test_even_a_consumer_that_crashes_outright_leaves_the_count(monkeypatch, stream):
+    """The ``finally`` around the consumer's life: nothing that happens inside it keeps a viewer counted."""
+    from streams.consumers import ViewerConsumer
+
+    async def crash(self, message):
+        if message["type"] == "websocket.receive":
+            raise RuntimeError("a bug outside every handler")
+        await original(self, message)
+
+    original = ViewerConsumer.dispatch
+
+    async def scenario():
+        watcher = await connect(path(stream.id))  # never sends, so never crashes
+        victim = await connect(path(stream.id))
+        await next_figures(watcher, until=lambda m: m["concurrent"] == 2)
+        await victim.send_to(text_data='{"type": "heartbeat"}')
+        with pytest.raises(RuntimeError, match="outside every handler"):
+            await victim.wait(timeout=5)
+        await next_figures(watcher, until=lambda m: m["concurrent"] == 1)
+        await watcher.disconnect()
+
+    monkeypatch.setattr(ViewerConsumer, "dispatch", crash)
+
+    run(scenario)
+
+
+def test_a_stream_id_beyond_64_bits_is_closed_with_4404(db):
+    async def scenario():
+        viewer = await connect(path(2**64))
+        assert await closed_with(viewer) == 4404
 
     run(scenario)

@@ -330,3 +330,48 @@ def test_redis_outage_shows_a_stale_count_and_never_an_error(servers, stream):
         run(scenario)
     finally:
         proxy.close()
+
+
+def test_nested_bracket_frames_close_only_their_socket_and_never_stay_counted(servers, stream, host):
+    """A 4 KB frame of ``[`` made json.loads raise RecursionError, the consumer crash and the viewer stay
+    counted for ever; here 30 of them in a row leave the count exactly as it was."""
+    server = servers()
+    path = f"/ws/streams/{stream.id}/"
+    dashboard_path = f"/ws/streams/{stream.id}/host/?token={token(host)}"
+
+    async def scenario() -> None:
+        dashboard = (await open_clients(server, dashboard_path, 1))[0]
+        viewers = await open_clients(server, path, 3)
+        await all_see([dashboard], 3, timeout=2 * TICK + DELIVERY_SLACK)
+        attackers = await open_clients(server, path, 30)
+        await all_see([dashboard], 33, timeout=2 * TICK + DELIVERY_SLACK)
+        await asyncio.gather(*(a.ws.send("[" * 4096) for a in attackers))  # type: ignore[attr-defined]
+        await wait_until(lambda: all(a.close_code is not None for a in attackers), timeout=15)
+        assert {a.close_code for a in attackers} == {4400}
+        await all_see([dashboard, *viewers], 3, timeout=2 * TICK + DELIVERY_SLACK)
+        await asyncio.sleep(3 * TICK)
+        assert concurrent_of(dashboard) == 3
+        await close_clients([dashboard, *viewers])
+
+    run(scenario)
+    assert "Traceback" not in "".join(server.output)
+
+
+def test_an_unknown_websocket_path_is_a_404_not_an_error(servers):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    server = servers()
+
+    async def scenario() -> None:
+        for path in ("/ws/nothing/", "/ws/streams/abc/", "/ws/streams/1/host/extra/", "/"):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(server.ws(path), origin=server.http, open_timeout=10)
+            assert refused.value.response.status_code == 404, path
+        huge = Client(server.ws(f"/ws/streams/{2**64}/"), server.http)
+        await huge.open()
+        await wait_until(lambda: huge.close_code is not None, timeout=5)
+        assert huge.close_code == 4404
+
+    run(scenario)
+    assert "Traceback" not in "".join(server.output), "".join(server.output)
