@@ -140,6 +140,10 @@ def _redis_url_for_test_worker(url: str, worker: str) -> str:
     return urlunsplit(parts._replace(path=f"/{(base + 1 + index) % 16}"))
 
 
+# How long a request waits for Redis (cache, throttles, live figures) before failing open, and how
+# long Redis is then left alone (calls fail open at once); see project.redis_guard.
+REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.25)
+REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 1.0)
 if REDIS_URL and env_str("PYTEST_XDIST_WORKER"):
     REDIS_URL = _redis_url_for_test_worker(REDIS_URL, env_str("PYTEST_XDIST_WORKER"))
 if REDIS_URL:
@@ -149,11 +153,17 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("REDIS_PREFIX", "aperture")},
         }
     }
+    # Fails open (project.redis_guard): without Redis, throttles let requests through and the cache
+    # answers "nothing stored", after at most one short timeout per REDIS_RETRY_SECONDS.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "project.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("REDIS_PREFIX", "aperture"),
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
         }
     }
 else:

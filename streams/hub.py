@@ -217,8 +217,7 @@ class Hub:
         at = timezone.now()
         try:
             result = await get_backend().tick(process_id=self.process_id, reports=reports)
-        except PresenceUnavailable as exc:
-            logger.warning("presence backend unavailable: %s", exc)
+        except PresenceUnavailable:  # logged once per outage by streams.presence.presence_guard
             for local in self.streams.values():
                 if local.figures is not None and not local.figures.stale:
                     local.figures = _stale(local.figures)

@@ -32,6 +32,8 @@ from typing import Any
 
 from django.conf import settings
 
+from project.redis_guard import guard_for, redis_errors
+
 WEB = "web"  # our own websocket viewers in the per-platform breakdown
 
 
@@ -366,6 +368,9 @@ class RedisPresence(PresenceBackend):
         self._async: Any = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        # Logs an outage once, counts the calls that failed, and spares the REST views a timeout per
+        # request while Redis is away (project.redis_guard).
+        self.guard = guard_for("live audience", url)
 
     def _timeout(self) -> float:
         return max(min(float(settings.PRESENCE_TICK_SECONDS), 2.0), 0.5)
@@ -375,9 +380,8 @@ class RedisPresence(PresenceBackend):
 
         with self._lock:
             if self._sync is None:
-                self._sync = redis.Redis.from_url(
-                    self.url, socket_timeout=self._timeout(), socket_connect_timeout=self._timeout()
-                )
+                timeout = max(float(settings.REDIS_TIMEOUT_SECONDS), 0.05)  # a request waits on it
+                self._sync = redis.Redis.from_url(self.url, socket_timeout=timeout, socket_connect_timeout=timeout)
             return self._sync
 
     def _async_client(self) -> Any:
@@ -392,35 +396,38 @@ class RedisPresence(PresenceBackend):
         return self._async
 
     async def tick(self, *, process_id: str, reports: dict[int, StreamReport]) -> TickResult:
-        import redis
-
+        # The ticker tries every tick (one call a second per process), so figures recover at once.
         client = self._async_client()
         args = _tick_args(self.prefix, process_id, reports)
         try:
             async with asyncio.timeout(self._timeout() * 2):
                 raw = await client.eval(_TICK_LUA, 0, *args)
-        except (redis.RedisError, OSError, TimeoutError) as exc:
+        except (*redis_errors(), TimeoutError) as exc:
+            self.guard.failed(exc)
             raise PresenceUnavailable(str(exc)) from exc
+        self.guard.succeeded()
         return _parse_tick(raw, {sid: r.floors for sid, r in reports.items()})
 
-    def snapshot(self, *, stream_id: int, floors: Floors) -> Figures:
-        import redis
-
-        report = StreamReport(count=-1, floors=floors)
+    def _sync_eval(self, script: str, numkeys: int, *args: Any) -> Any:
+        """A call from a request: none at all while Redis is being left alone after a failure."""
+        if not self.guard.may_try():
+            raise PresenceUnavailable("left alone after a failure")
         try:
-            raw = self._sync_client().eval(_TICK_LUA, 0, *_tick_args(self.prefix, "", {stream_id: report}))
-        except (redis.RedisError, OSError) as exc:
+            result = self._sync_client().eval(script, numkeys, *args)
+        except redis_errors() as exc:
+            self.guard.failed(exc)
             raise PresenceUnavailable(str(exc)) from exc
+        self.guard.succeeded()
+        return result
+
+    def snapshot(self, *, stream_id: int, floors: Floors) -> Figures:
+        report = StreamReport(count=-1, floors=floors)
+        raw = self._sync_eval(_TICK_LUA, 0, *_tick_args(self.prefix, "", {stream_id: report}))
         return _parse_tick(raw, {stream_id: floors}).figures[stream_id]
 
     def report_external(self, *, stream_id: int, platform: str, concurrent: int) -> None:
-        import redis
-
         ttl_ms = max(int(_external_timeout() * 1000), 1)
-        try:
-            self._sync_client().eval(_EXTERNAL_LUA, 1, f"{self.prefix}:x:{stream_id}", platform, concurrent, ttl_ms)
-        except (redis.RedisError, OSError) as exc:
-            raise PresenceUnavailable(str(exc)) from exc
+        self._sync_eval(_EXTERNAL_LUA, 1, f"{self.prefix}:x:{stream_id}", platform, concurrent, ttl_ms)
 
     async def aclose(self) -> None:
         if self._async is not None:

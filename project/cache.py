@@ -1,0 +1,68 @@
+"""The Redis cache backend used in production: Django's, failing open when Redis is away.
+
+Everything in the cache can be lost (rate-limit histories, cached answers), so a cache call that
+cannot reach Redis answers as if nothing were stored and the request goes on (project.redis_guard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.redis import RedisCache
+
+from project.redis_guard import guard_for, redis_errors
+
+
+class FailOpenRedisCache(RedisCache):
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        # One guard per process and server (Django makes a cache object per thread).
+        self._guard = guard_for("cache", ",".join(self._servers))
+
+    def _guarded(self, call: Callable[[], Any], fallback: Any) -> Any:
+        cache_guard = self._guard
+        if not cache_guard.may_try():
+            return fallback
+        try:
+            result = call()
+        except redis_errors() as exc:
+            cache_guard.failed(exc)
+            return fallback
+        cache_guard.succeeded()
+        return result
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).add(key, value, timeout, version), False)
+
+    def get(self, key, default=None, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).get(key, default, version), default)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).set(key, value, timeout, version), None)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).touch(key, timeout, version), False)
+
+    def delete(self, key, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).delete(key, version), False)
+
+    def get_many(self, keys, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).get_many(keys, version), {})
+
+    def has_key(self, key, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).has_key(key, version), False)
+
+    def incr(self, key, delta=1, version=None):
+        # As if the count had started afresh: a rate limit counted in the cache lets the call through.
+        return self._guarded(lambda: super(FailOpenRedisCache, self).incr(key, delta, version), delta)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).set_many(data, timeout, version), list(data))
+
+    def delete_many(self, keys, version=None):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).delete_many(keys, version), None)
+
+    def clear(self):
+        return self._guarded(lambda: super(FailOpenRedisCache, self).clear(), False)
