@@ -14,6 +14,7 @@ from accounts.serializers import (
     SignupSerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    WebsocketTicketSerializer,
 )
 from project.errors import ApplicationError
 from project.i18n import recipient_language
@@ -44,12 +45,29 @@ class SignupApi(APIView):
 
 
 class TokenApi(APIView):
-    permission_classes = [permissions.AllowAny]
-    authentication_classes = []
+    """POST: sign in for a token (no authentication, so a stale session or token cannot get in the
+    way). DELETE: revoke the caller's token."""
+
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
+    def _signing_in(self) -> bool:
+        return getattr(self.request, "method", "POST") == "POST"
+
+    def get_authenticators(self):
+        return [] if self._signing_in() else super().get_authenticators()
+
+    def get_permissions(self):
+        return [permissions.AllowAny()] if self._signing_in() else [permissions.IsAuthenticated()]
+
+    def get_throttles(self):
+        return super().get_throttles() if self._signing_in() else []
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer},
+        description="Sign in: the caller's API token, for `Authorization: Token <token>`.",
+    )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -59,6 +77,31 @@ class TokenApi(APIView):
                 _("Unknown username or wrong password."), code="invalid_credentials", status_code=400
             )
         return Response({"token": services.token_for(user=user)})
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        description="Revoke the caller's API token (and its websocket tickets): it stops working at once.",
+    )
+    def delete(self, request):
+        services.token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebsocketTicketApi(APIView):
+    """A single-use ticket for opening one websocket as the caller: ``/ws/...?ticket=<ticket>``."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={201: WebsocketTicketSerializer},
+        description="A ticket for one websocket connection (`?ticket=`): single use, valid for 60 seconds "
+        "(WS_TICKET_SECONDS). Use it instead of putting the API token in a URL.",
+    )
+    def post(self, request):
+        ticket = services.websocket_ticket_issue(user=request.user)
+        return Response({"ticket": ticket}, status=status.HTTP_201_CREATED)
 
 
 class MeApi(APIView):

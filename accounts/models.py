@@ -54,3 +54,18 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} of {self.organization}"
+
+
+class WebsocketTicket(models.Model):
+    """A single-use pass for opening one websocket as a user, valid for a minute.
+
+    Clients that cannot send the session cookie put it in the URL (``?ticket=``) instead of their API
+    token: URLs end up in logs and histories, and a ticket found there is already used or expired.
+    Only a digest of the ticket is stored."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"websocket ticket of {self.user_id} until {self.expires_at:%H:%M:%S}"

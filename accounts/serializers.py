@@ -18,6 +18,10 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+class WebsocketTicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Single use, valid for 60 seconds: /ws/...?ticket=<ticket>")
+
+
 class MeSerializer(serializers.ModelSerializer):
     roles = serializers.ListField(child=serializers.ChoiceField(["fan", "host", "organizer"]))
     language = serializers.ChoiceField(User.Language.values)

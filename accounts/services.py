@@ -1,10 +1,16 @@
+import datetime as dt
+import hashlib
+import secrets
+
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User, WebsocketTicket
 from project.errors import ApplicationError
 
 
@@ -51,6 +57,52 @@ def user_language_set(*, user: User, language: str) -> User:
 def token_for(*, user: User) -> str:
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
+
+
+@transaction.atomic
+def token_revoke(*, user: User) -> None:
+    """The user's API token stops working at once (a new sign-in makes a new one), and so do the
+    websocket tickets handed out to it."""
+    Token.objects.filter(user=user).delete()
+    WebsocketTicket.objects.filter(user=user).delete()
+
+
+def _ticket_digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+@transaction.atomic
+def websocket_ticket_issue(*, user: User) -> str:
+    """A new single-use websocket ticket, valid for WS_TICKET_SECONDS; expired ones are swept here."""
+    now = timezone.now()
+    WebsocketTicket.objects.filter(expires_at__lte=now).delete()
+    ticket = secrets.token_urlsafe(32)
+    WebsocketTicket.objects.create(
+        digest=_ticket_digest(ticket),
+        user=user,
+        expires_at=now + dt.timedelta(seconds=settings.WS_TICKET_SECONDS),
+    )
+    return ticket
+
+
+def websocket_ticket_redeem(*, ticket: str) -> User | None:
+    """The active user a valid ticket was issued to, or None; a ticket works once only.
+
+    Two sockets racing with the same ticket: the row is deleted by id and only the delete that
+    removed it (one row) wins, on any database."""
+    if not 20 <= len(ticket) <= 128:
+        return None
+    found = (
+        WebsocketTicket.objects.select_related("user")
+        .filter(digest=_ticket_digest(ticket), expires_at__gt=timezone.now())
+        .first()
+    )
+    if found is None:
+        return None
+    deleted, _ = WebsocketTicket.objects.filter(pk=found.pk).delete()
+    if deleted != 1 or not found.user.is_active:
+        return None
+    return found.user
 
 
 @transaction.atomic

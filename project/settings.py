@@ -268,6 +268,8 @@ HOST_TRAVEL_SPEED_KMH = env_float("HOST_TRAVEL_SPEED_KMH", 500.0)
 HOST_TRAVEL_BUFFER_MINUTES = env_int("HOST_TRAVEL_BUFFER_MINUTES", 90)
 
 # --- Live audience --------------------------------------------------------------------------
+# How long a websocket ticket (POST /api/ws-ticket/, single use) stays valid.
+WS_TICKET_SECONDS = env_int("WS_TICKET_SECONDS", 60)
 PRESENCE_TICK_SECONDS = env_float("PRESENCE_TICK_SECONDS", 1.0)
 PRESENCE_LIVENESS_SECONDS = env_float("PRESENCE_LIVENESS_SECONDS", 15.0)
 # How often one process saves peak/totals and a timeline point (streams.presence).
@@ -287,7 +289,9 @@ HEALTH_QUEUE_MAX_AGE_SECONDS = env_int("HEALTH_QUEUE_MAX_AGE_SECONDS", 300)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No URL's query string is ever logged: websockets may carry a token or a ticket in it.
+    "filters": {"no_query_strings": {"()": "project.log_filters.RedactQueryStrings"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_query_strings"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -1,4 +1,7 @@
-"""WebSocket authentication: the browser's session cookie, or ``?token=<API token>`` in the URL."""
+"""WebSocket authentication: the browser's session cookie, a single-use ``?ticket=`` (from
+``POST /api/ws-ticket/``), or ``?token=<API token>`` (kept for old clients). A ticket or token that is
+unknown, used or expired makes the socket anonymous, as a missing one does. Query strings are never
+written to the logs (project.log_filters)."""
 
 from urllib.parse import parse_qs
 
@@ -18,14 +21,25 @@ def _user_for_token(key: str):
         return None
 
 
+@database_sync_to_async
+def _user_for_ticket(ticket: str):
+    from accounts.services import websocket_ticket_redeem
+
+    return websocket_ticket_redeem(ticket=ticket)
+
+
 class _TokenAuthMiddleware:
     def __init__(self, inner):
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        ticket = (query.get("ticket") or [None])[0]
         token = (query.get("token") or [None])[0]
-        if token:
+        if ticket:
+            user = await _user_for_ticket(ticket)
+            scope = dict(scope, user=user if user is not None else AnonymousUser())
+        elif token:
             user = await _user_for_token(token)
             scope = dict(scope, user=user if user is not None and user.is_active else AnonymousUser())
         return await self.inner(scope, receive, send)
@@ -43,5 +57,6 @@ class _SessionAuthMiddleware(AuthMiddleware):
 
 
 def TokenOrSessionAuthMiddleware(inner):  # noqa: N802 - reads like the other middleware stacks
-    """Session cookie first (like AuthMiddlewareStack), then a token in the query string overrides it."""
+    """Session cookie first (like AuthMiddlewareStack), then a ticket or token in the query string
+    overrides it."""
     return CookieMiddleware(SessionMiddleware(_SessionAuthMiddleware(_TokenAuthMiddleware(inner))))

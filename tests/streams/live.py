@@ -28,7 +28,7 @@ _RUNNING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 class Server:
     """One uvicorn worker process. ``kill()`` is SIGKILL: no cleanup code of ours runs."""
 
-    def __init__(self, *, database_url: str, env: dict[str, str]) -> None:
+    def __init__(self, *, database_url: str, env: dict[str, str], access_log: bool = False) -> None:
         full_env = dict(os.environ)
         full_env.update(
             {
@@ -45,19 +45,22 @@ class Server:
         full_env.update(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", "0"]
-            + ["--lifespan", "on", "--log-level", "info", "--no-access-log"],
+            + ["--lifespan", "on", "--log-level", "info"]
+            + ([] if access_log else ["--no-access-log"]),
             cwd=settings.BASE_DIR,
             env=full_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE if access_log else subprocess.DEVNULL,  # uvicorn's access log goes to stdout
+            stderr=subprocess.STDOUT if access_log else subprocess.PIPE,
             text=True,
         )
         self.output: list[str] = []
         lines: queue.Queue[str] = queue.Queue()
 
+        output = self.process.stdout if access_log else self.process.stderr
+
         def drain() -> None:
-            assert self.process.stderr is not None
-            for line in self.process.stderr:
+            assert output is not None
+            for line in output:
                 self.output.append(line)
                 lines.put(line)
 
@@ -97,8 +100,9 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._reader.join(timeout=5)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 @dataclass

@@ -41,7 +41,7 @@ def servers(tmp_path):
     started: list[Server] = []
     prefix = f"aperture-live-test:{uuid.uuid4().hex}"
 
-    def start(**env: str) -> Server:
+    def start(access_log: bool = False, **env: str) -> Server:
         base = {
             "PRESENCE_TICK_SECONDS": str(TICK),
             "PRESENCE_LIVENESS_SECONDS": str(LIVENESS),
@@ -49,7 +49,7 @@ def servers(tmp_path):
             "PRESENCE_REDIS_PREFIX": prefix,
             **_redis_env(),
         }
-        server = Server(database_url=server_database_url(tmp_path), env={**base, **env})
+        server = Server(database_url=server_database_url(tmp_path), env={**base, **env}, access_log=access_log)
         started.append(server)
         return server
 
@@ -375,3 +375,49 @@ def test_an_unknown_websocket_path_is_a_404_not_an_error(servers):
 
     run(scenario)
     assert "Traceback" not in "".join(server.output), "".join(server.output)
+
+
+def test_tokens_and_tickets_in_websocket_urls_never_reach_the_logs(servers, stream, host):
+    from accounts.services import websocket_ticket_issue
+
+    server = servers(access_log=True, LOG_LEVEL="INFO")
+    secret_token = token(host)
+    ticket = websocket_ticket_issue(user=host)
+
+    async def scenario() -> None:
+        by_token = (await open_clients(server, f"/ws/streams/{stream.id}/host/?token={secret_token}", 1))[0]
+        by_ticket = (await open_clients(server, f"/ws/streams/{stream.id}/host/?ticket={ticket}", 1))[0]
+        await wait_until(lambda: by_token.last is not None and by_ticket.last is not None, timeout=5)
+        assert "unique_viewers" in by_ticket.last  # the ticket let the host in
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"{server.http}/api/health/?token={secret_token}&ticket={ticket}", timeout=10)
+        assert health.status_code == 200
+        await close_clients([by_token, by_ticket])
+
+    run(scenario)
+    server.stop()
+    log = "".join(server.output)
+    assert f"/ws/streams/{stream.id}/host/" in log  # the lines are there...
+    assert "/api/health/" in log
+    assert secret_token not in log  # ...without their query strings
+    assert ticket not in log
+    assert "token=" not in log and "ticket=" not in log
+
+
+def test_a_ticket_opens_one_websocket_once(servers, stream, host):
+    from accounts.services import websocket_ticket_issue
+
+    server = servers()
+    ticket = websocket_ticket_issue(user=host)
+    url = f"/ws/streams/{stream.id}/host/?ticket={ticket}"
+
+    async def scenario() -> None:
+        first = (await open_clients(server, url, 1))[0]
+        await wait_until(lambda: first.last is not None, timeout=5)
+        again = (await open_clients(server, url, 1))[0]
+        await wait_until(lambda: again.close_code is not None, timeout=5)
+        assert again.close_code == 4403  # used: the second socket is anonymous, not a host
+        assert first.close_code is None
+        await close_clients([first])
+
+    run(scenario)
