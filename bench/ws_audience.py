@@ -87,6 +87,7 @@ def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int
         DJANGO_SETTINGS_MODULE="project.settings",
         LOG_LEVEL="WARNING",
         PRESENCE_REDIS_PREFIX=f"aperture-bench:{uuid.uuid4().hex}",
+        WS_MAX_SOCKETS_PER_ADDRESS="0",  # every simulated viewer comes from 127.0.0.1
     )
     cmd = [sys.executable, "-m", "uvicorn", "project.asgi:application", "--fd", str(sock.fileno())]
     cmd += ["--lifespan", "on", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]

@@ -172,7 +172,7 @@ def live_figures(*, stream: Stream) -> LiveFigures:
     figures = stream_selectors.stream_figures(stream=stream)
     return LiveFigures(
         concurrent=figures.concurrent,
-        peak=max(figures.peak, figures.concurrent),
+        peak=figures.peak,  # the settled peak (streams.presence)
         total_views=figures.total_views,
         unique_viewers=figures.unique_viewers,
         platforms=sorted(figures.platforms.items(), key=lambda item: (-item[1], item[0])),

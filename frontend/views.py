@@ -24,6 +24,7 @@ from frontend.throttles import retry_after
 from project.errors import ApplicationError
 from project.i18n import normalize_language
 from streams.models import Stream
+from streams.viewer_ids import viewer_cookie_issue
 
 LOGIN_URL = "/accounts/login/"
 HOME_PAGE_SIZE = 30
@@ -191,7 +192,7 @@ def _stream_or_404(request: HttpRequest, stream_id: int) -> Stream:
 
 def stream_detail(request: HttpRequest, stream_id: int) -> HttpResponse:
     stream = _stream_or_404(request, stream_id)
-    return render(
+    response = render(
         request,
         "frontend/stream_detail.html",
         {
@@ -201,6 +202,8 @@ def stream_detail(request: HttpRequest, stream_id: int) -> HttpResponse:
             "ws_path": f"/ws/streams/{stream.id}/",
         },
     )
+    viewer_cookie_issue(request=request, response=response)  # who this browser is, for unique viewers
+    return response
 
 
 def stream_host(request: HttpRequest, stream_id: int) -> HttpResponse:

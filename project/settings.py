@@ -270,6 +270,8 @@ HOST_TRAVEL_BUFFER_MINUTES = env_int("HOST_TRAVEL_BUFFER_MINUTES", 90)
 # --- Live audience --------------------------------------------------------------------------
 # How long a websocket ticket (POST /api/ws-ticket/, single use) stays valid.
 WS_TICKET_SECONDS = env_int("WS_TICKET_SECONDS", 60)
+# Open websockets one client address may hold per worker process (0: no cap); more are closed (4429).
+WS_MAX_SOCKETS_PER_ADDRESS = env_int("WS_MAX_SOCKETS_PER_ADDRESS", 20)
 PRESENCE_TICK_SECONDS = env_float("PRESENCE_TICK_SECONDS", 1.0)
 PRESENCE_LIVENESS_SECONDS = env_float("PRESENCE_LIVENESS_SECONDS", 15.0)
 # How often one process saves peak/totals and a timeline point (streams.presence).

@@ -9,20 +9,19 @@ that socket only.
 ``/ws/streams/<id>/host/``: the stream's hosts and its organization's organizers (others are closed
 with 4403); the same messages plus ``unique_viewers`` and ``platforms`` (per-platform concurrent).
 
-A viewer is identified (for unique viewers and total views) by user id when signed in, else by a stable
-browser id the page passes as ``?viewer=<id>`` (e.g. a random id kept in localStorage), else by the
-session cookie; without any of these every connection counts as its own viewer.
+A viewer is identified (for unique viewers and total views) by user id when signed in, else by the
+signed browser id the stream pages hand out in a cookie, else by the session, else by the address
+(``streams.viewer_ids``).
+
+One address may hold at most WS_MAX_SOCKETS_PER_ADDRESS sockets per worker process; more are closed
+with 4429.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
-import secrets
 import time
-from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -31,6 +30,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from streams import selectors
 from streams.hub import Connection, get_hub
+from streams.viewer_ids import client_address, viewer_key
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,10 @@ MAX_STREAM_ID = 2**63 - 1
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_MALFORMED = 4400
+CLOSE_TOO_MANY = 4429
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
-_VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 _PUBLIC_TTL = 2.0
 _public_cache: dict[int, tuple[float, selectors.StreamAccess | None]] = {}
 
@@ -85,30 +85,12 @@ def parse_frame(text: str) -> dict | None:
     return message
 
 
-def _hashed(kind: str, raw: str) -> str:
-    return kind + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
-
-
-def viewer_key(scope) -> str:
-    user = scope.get("user")
-    if user is not None and user.is_authenticated:
-        return f"u{user.pk}"
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    given = (query.get("viewer") or [""])[0]
-    if _VIEWER_ID.match(given):
-        return _hashed("b", given)
-    session = scope.get("session")
-    session_key = getattr(session, "session_key", None) if session is not None else None
-    if session_key:
-        return _hashed("s", session_key)
-    return "c" + secrets.token_hex(8)
-
-
 class ViewerConsumer(AsyncWebsocketConsumer):
     # Figures are pushed by this process's hub straight to its sockets, not through a channel layer.
     channel_layer_alias = "__no_channel_layer__"
     host = False
     conn: Connection | None = None
+    address: str | None = None  # set while this socket holds one of its address's slots
 
     async def __call__(self, scope, receive, send) -> None:
         """Whatever ends this socket (a close, a crash, a cancelled task), it stops being counted."""
@@ -116,6 +98,9 @@ class ViewerConsumer(AsyncWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             self._leave()
+            if self.address is not None:
+                get_hub().release_address(self.address)
+                self.address = None
 
     async def dispatch(self, message) -> None:
         """As Channels' dispatch, without its ``aclose_old_connections()`` thread hop per frame: these
@@ -135,6 +120,12 @@ class ViewerConsumer(AsyncWebsocketConsumer):
             await self._reject(CLOSE_INTERNAL_ERROR)
 
     async def connect(self) -> None:
+        address = client_address(self.scope)
+        if not get_hub().take_address(address):
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        self.address = address
         stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
         if stream_id > MAX_STREAM_ID:
             await self.accept()

@@ -92,6 +92,7 @@ class Hub:
         self._last_sample = 0.0
         self._delivery: set[asyncio.Task] = set()
         self.ticks = 0
+        self.addresses: Counter[str] = Counter()  # open sockets per client address
 
     # --- called by consumers -------------------------------------------------------------------
     def _bind(self) -> None:
@@ -102,6 +103,7 @@ class Hub:
             self.task = None
             self.streams = {}
             self._delivery = set()
+            self.addresses = Counter()
 
     def join(self, *, stream_id: int, consumer: Pushable, viewer_key: str, host: bool, status: str,
              floors: Floors) -> Connection:  # fmt: skip
@@ -138,6 +140,23 @@ class Hub:
                 del local.refs[conn.viewer_key]
                 local.departures.append(conn.viewer_key)
         self.ensure_ticker()  # the leave must be counted even if the ticker had died
+
+    def take_address(self, address: str) -> bool:
+        """One more socket from this address, unless it already holds WS_MAX_SOCKETS_PER_ADDRESS in
+        this process (0: no cap). Every True must be paired with one ``release_address``."""
+        self._bind()
+        cap = int(settings.WS_MAX_SOCKETS_PER_ADDRESS)
+        if cap and self.addresses[address] >= cap:
+            return False
+        self.addresses[address] += 1
+        return True
+
+    def release_address(self, address: str) -> None:
+        if self.loop is not asyncio.get_running_loop():
+            return
+        self.addresses[address] -= 1
+        if self.addresses[address] <= 0:
+            del self.addresses[address]
 
     def ensure_ticker(self) -> None:
         self._bind()
@@ -292,8 +311,9 @@ class Hub:
 
     def _payload(self, local: LocalStream, at: Any, *, host: bool) -> tuple[str, tuple]:
         figures = local.figures or Figures(0, 0, 0, 0, {})
-        # A client never sees the peak go down nor below the concurrent figure it is shown.
-        local.shown_peak = max(local.shown_peak, figures.peak, figures.concurrent)
+        # A client never sees the peak go down. It is the settled peak (streams.presence), so it is never
+        # above the real audience; with several processes it may trail a rising concurrent by a tick.
+        local.shown_peak = max(local.shown_peak, figures.peak)
         body: dict[str, Any] = {
             "type": "viewers",
             "concurrent": figures.concurrent,

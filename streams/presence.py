@@ -18,7 +18,11 @@ Definitions (as the large platforms use them):
 - total views: arrivals of a viewer not already present and not seen within the grace period
   (``PRESENCE_VIEW_GRACE_SECONDS``): a reload is not a new view. A viewer's grace key is refreshed
   while connected and again when the viewer's last socket leaves;
-- peak: highest concurrent value, never decreases, never below any figure shown.
+- peak: highest *settled* concurrent value, never decreases. A sum of the processes' counts at time T
+  is a peak candidate until every process in it has reported again after T: a process killed after
+  its last report never does, so the moments when its stale count and its viewers' new sockets on
+  another process were both counted (a killed worker's overlap) never reach the peak. With one
+  process a candidate settles at once; with several, within one tick of the slowest.
 """
 
 from __future__ import annotations
@@ -98,6 +102,9 @@ class PresenceBackend(ABC):
         pass
 
 
+_MAX_CANDIDATES = 64  # unsettled peak candidates kept per stream
+
+
 def _liveness() -> float:
     return float(settings.PRESENCE_LIVENESS_SECONDS)
 
@@ -124,6 +131,8 @@ class MemoryPresence(PresenceBackend):
         self._lock = threading.Lock()
         self._procs: dict[str, float] = {}  # process id -> liveness expiry (monotonic)
         self._counts: dict[int, dict[str, int]] = {}  # stream -> process -> count
+        self._reported: dict[int, dict[str, float]] = {}  # stream -> process -> its last report (monotonic)
+        self._candidates: dict[int, list[tuple[float, int, frozenset[str]]]] = {}  # (at, concurrent, processes)
         self._grace: dict[tuple[int, str], float] = {}  # (stream, viewer) -> grace expiry
         self._views: dict[int, int] = {}
         self._peaks: dict[int, int] = {}
@@ -132,14 +141,19 @@ class MemoryPresence(PresenceBackend):
         self._claims: dict[int, float] = {}
         self._last_sweep = 0.0
 
-    def _figures(self, stream_id: int, floors: Floors, now: float) -> Figures:
+    def _figures(self, stream_id: int, floors: Floors, now: float, reporter: str = "") -> Figures:
         web = 0
+        contributors: set[str] = set()
         per_proc = self._counts.get(stream_id, {})
         for pid in list(per_proc):
             if self._procs.get(pid, 0.0) > now:
                 web += per_proc[pid]
+                contributors.add(pid)
             else:
                 del per_proc[pid]
+        reported = self._reported.setdefault(stream_id, {})
+        for pid in [pid for pid in reported if self._procs.get(pid, 0.0) <= now]:
+            del reported[pid]
         platforms = {WEB: web}
         ext = self._external.get(stream_id, {})
         for name in list(ext):
@@ -149,7 +163,19 @@ class MemoryPresence(PresenceBackend):
             else:
                 del ext[name]
         concurrent = sum(platforms.values())
-        peak = max(self._peaks.get(stream_id, 0), concurrent, floors.peak)
+        peak = max(self._peaks.get(stream_id, 0), floors.peak)
+        candidates = self._candidates.setdefault(stream_id, [])
+        if (reporter or not contributors) and concurrent > peak:  # (a read with no process in it settles)
+            candidates.append((now, concurrent, frozenset(contributors)))
+            del candidates[:-_MAX_CANDIDATES]
+        pending = []
+        for at, value, pids in candidates:
+            if all(reported.get(pid, -1.0) >= at for pid in pids):
+                peak = max(peak, value)  # every process in the sum was alive after it: settled
+            elif all(pid in reported for pid in pids):
+                pending.append((at, value, pids))
+            # else a process in it has died since: its count there may have been counted twice
+        self._candidates[stream_id] = pending
         self._peaks[stream_id] = peak
         views = max(self._views.get(stream_id, 0), floors.total_views)
         self._views[stream_id] = views
@@ -169,6 +195,7 @@ class MemoryPresence(PresenceBackend):
                     per_proc[process_id] = report.count
                 else:
                     per_proc.pop(process_id, None)
+                self._reported.setdefault(stream_id, {})[process_id] = now
                 self._views[stream_id] = max(self._views.get(stream_id, 0), report.floors.total_views)
                 uniques = self._uniques.setdefault(stream_id, set())
                 for viewer in report.arrivals:
@@ -179,7 +206,7 @@ class MemoryPresence(PresenceBackend):
                     uniques.add(viewer)
                 for viewer in report.touches:
                     self._grace[(stream_id, viewer)] = now + grace
-                figures[stream_id] = self._figures(stream_id, report.floors, now)
+                figures[stream_id] = self._figures(stream_id, report.floors, now, reporter=process_id)
                 if report.want_sample and self._claims.get(stream_id, 0.0) <= now:
                     self._claims[stream_id] = now + _sample_interval() * 0.9
                     claims.add(stream_id)
@@ -206,6 +233,8 @@ class MemoryPresence(PresenceBackend):
 #   P:x:<s>         hash platform -> "count:expires_ms" (external platforms)
 #   P:pk:<s>        peak (only raised)        P:tv:<s>  total views        P:hll:<s>  unique viewers
 #   P:v:<s>:<vkey>  grace key of a viewer     P:smp:<s> who saves the next timeline point
+#   P:rt:<s>        hash pid -> when that process last reported (Redis TIME, ms)
+#   P:pc:<s>        list of unsettled peak candidates "at|concurrent|pid pid ..." (see the module doc)
 _TICK_LUA = """
 local P = ARGV[1]
 local pid = ARGV[2]
@@ -255,13 +284,29 @@ for _ = 1, n do
     redis.call('SET', P .. ':v:' .. s .. ':' .. ARGV[i + k], '1', 'PX', G)
   end
   i = i + nt
+  local rtk = P .. ':rt:' .. s
+  if pid ~= '' then
+    redis.call('HSET', rtk, pid, now)
+    redis.call('PEXPIRE', rtk, 86400000)
+  end
   local web = 0
+  local contrib = {}
   local h = redis.call('HGETALL', ck)
   for k = 1, #h, 2 do
     if redis.call('EXISTS', P .. ':alive:' .. h[k]) == 1 then
       web = web + tonumber(h[k + 1])
+      table.insert(contrib, h[k])
     else
       redis.call('HDEL', ck, h[k])
+    end
+  end
+  local reported = {}
+  local r = redis.call('HGETALL', rtk)
+  for k = 1, #r, 2 do
+    if redis.call('EXISTS', P .. ':alive:' .. r[k]) == 1 then
+      reported[r[k]] = tonumber(r[k + 1])
+    else
+      redis.call('HDEL', rtk, r[k])
     end
   end
   local xk = P .. ':x:' .. s
@@ -279,9 +324,39 @@ for _ = 1, n do
     end
   end
   local pk = P .. ':pk:' .. s
-  local peak = tonumber(redis.call('GET', pk) or '0')
-  local want = math.max(web + xsum, pfloor)
-  if want > peak then peak = want end
+  local peak = math.max(tonumber(redis.call('GET', pk) or '0'), pfloor)
+  local pck = P .. ':pc:' .. s
+  if (pid ~= '' or #contrib == 0) and web + xsum > peak then
+    redis.call('RPUSH', pck, now .. '|' .. (web + xsum) .. '|' .. table.concat(contrib, ' '))
+    redis.call('LTRIM', pck, -64, -1)
+    redis.call('PEXPIRE', pck, 86400000)
+  end
+  local cands = redis.call('LRANGE', pck, 0, -1)
+  if #cands > 0 then
+    local pending = {}
+    for _, cand in ipairs(cands) do
+      local at, value, pids = string.match(cand, '^(%d+)|(%d+)|(.*)$')
+      at = tonumber(at)
+      local settled, alive = true, true
+      for q in string.gmatch(pids, '%S+') do
+        local seen = reported[q]
+        if seen == nil then alive = false; settled = false; break end
+        if seen < at then settled = false end
+      end
+      if settled then
+        if tonumber(value) > peak then peak = tonumber(value) end
+      elseif alive then
+        table.insert(pending, cand)
+      end
+    end
+    if #pending ~= #cands then
+      redis.call('DEL', pck)
+      if #pending > 0 then
+        redis.call('RPUSH', pck, unpack(pending))
+        redis.call('PEXPIRE', pck, 86400000)
+      end
+    end
+  end
   redis.call('SET', pk, peak, 'PX', 604800000)
   local uniq = redis.call('PFCOUNT', hll)
   local claimed = 0
@@ -347,7 +422,7 @@ def _parse_tick(raw: list[Any], floors: dict[int, Floors]) -> TickResult:
         concurrent = sum(platforms.values())
         figures[stream_id] = Figures(
             concurrent=concurrent,
-            peak=max(peak, concurrent, floor.peak),
+            peak=max(peak, floor.peak),  # settled only: may trail concurrent by a tick (module doc)
             total_views=max(views, floor.total_views),
             unique_viewers=max(uniq, floor.unique_viewers),
             platforms=platforms,

@@ -106,7 +106,7 @@ def stream_stats(*, stream: Stream, with_platforms: bool) -> dict[str, Any]:
     ]
     stats: dict[str, Any] = {
         "concurrent": figures.concurrent,
-        "peak": max(figures.peak, figures.concurrent),
+        "peak": figures.peak,
         "total_views": figures.total_views,
         "unique_viewers": figures.unique_viewers,
         "timeline": timeline,

@@ -176,7 +176,7 @@ def stream_end(*, stream: Stream, by: User | None = None) -> Stream:
     except PresenceUnavailable:
         figures = None  # keep the figures saved by the last sample
     if figures is not None:
-        locked.peak = max(locked.peak, figures.peak, figures.concurrent)
+        locked.peak = max(locked.peak, figures.peak)
         locked.total_views = max(locked.total_views, figures.total_views)
         locked.unique_viewers = max(locked.unique_viewers, figures.unique_viewers)
         if locked.status == Stream.Status.LIVE:
@@ -203,7 +203,7 @@ def stream_record_figures(*, stream_id: int, figures: Figures, at: dt.datetime) 
     Figures only ever go up (GREATEST), so processes that race or lag cannot lower them; an ended
     stream is left alone, so it keeps the final figures saved by ``stream_end``.
     """
-    peak = max(figures.peak, figures.concurrent)
+    peak = figures.peak  # settled: never a killed process's overlap (streams.presence)
     updated = (
         Stream.objects.filter(id=stream_id)
         .exclude(status=Stream.Status.ENDED)

@@ -111,6 +111,7 @@ class Client:
 
     url: str
     origin: str
+    headers: dict[str, str] | None = None  # e.g. the viewer cookie a stream page would have set
     messages: list[tuple[float, dict]] = field(default_factory=list)
     ws: object | None = None
     task: asyncio.Task | None = None
@@ -119,7 +120,9 @@ class Client:
     async def open(self) -> Client:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(self.url, origin=self.origin, open_timeout=60, max_queue=None)
+        self.ws = await connect(
+            self.url, origin=self.origin, open_timeout=60, max_queue=None, additional_headers=self.headers
+        )
         _OPEN.append(self)
         self.task = asyncio.get_running_loop().create_task(self._read())
         return self
@@ -174,10 +177,23 @@ def run(scenario):
     return asyncio.run(wrapped())
 
 
-async def open_clients(server: Server, path: str, n: int, *, batch: int = 50) -> list[Client]:
+def browser(viewer_id: str) -> dict[str, str]:
+    """The headers of a browser that got ``viewer_id`` from a stream page (the signed cookie)."""
+    from streams.viewer_ids import VIEWER_COOKIE, signed_viewer_id
+
+    return {"Cookie": f"{VIEWER_COOKIE}={signed_viewer_id(viewer_id)}"}
+
+
+async def open_clients(
+    server: Server, path: str, n: int, *, batch: int = 50, browsers: bool = False, first_id: int = 0
+) -> list[Client]:
+    """``n`` sockets; with ``browsers`` each is a distinct browser (its own signed viewer id)."""
     clients: list[Client] = []
     for first in range(0, n, batch):
-        group = [Client(server.ws(path), server.http) for _ in range(min(batch, n - first))]
+        group = [
+            Client(server.ws(path), server.http, browser(f"browser-{first_id + first + k:06}") if browsers else None)
+            for k in range(min(batch, n - first))
+        ]
         await asyncio.gather(*(c.open() for c in group))
         clients += group
     return clients

@@ -13,6 +13,7 @@ from events.models import Session
 from project.ws_auth import TokenOrSessionAuthMiddleware
 from streams import hub, services
 from streams.routing import websocket_urlpatterns
+from streams.viewer_ids import VIEWER_COOKIE, signed_viewer_id
 from tests.factories import SessionFactory, StreamFactory, UserFactory, host_of, organizer_of
 
 pytestmark = pytest.mark.django_db
@@ -52,14 +53,9 @@ def token(user) -> str:
     return Token.objects.get_or_create(user=user)[0].key
 
 
-def path(stream_id: int, *, host: bool = False, user=None, viewer: str | None = None) -> str:
+def path(stream_id: int, *, host: bool = False, user=None) -> str:
     url = f"/ws/streams/{stream_id}/" + ("host/" if host else "")
-    query = []
-    if user is not None:
-        query.append(f"token={token(user)}")
-    if viewer:
-        query.append(f"viewer={viewer}")
-    return url + ("?" + "&".join(query) if query else "")
+    return url + (f"?token={token(user)}" if user is not None else "")
 
 
 def run(scenario):
@@ -74,8 +70,11 @@ def run(scenario):
     return async_to_sync(wrapped)()
 
 
-async def connect(url: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(APP, url)
+async def connect(url: str, *, viewer: str | None = None, address: str = "203.0.113.7") -> WebsocketCommunicator:
+    """A socket from ``address``; ``viewer``: the browser id the stream page would have set (signed)."""
+    headers = [(b"cookie", f"{VIEWER_COOKIE}={signed_viewer_id(viewer)}".encode())] if viewer else []
+    communicator = WebsocketCommunicator(APP, url, headers=headers)
+    communicator.scope["client"] = (address, 50000)
     connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator
@@ -231,17 +230,17 @@ def test_reload_within_grace_is_not_a_new_view_but_a_later_return_is(settings, s
     settings.PRESENCE_VIEW_GRACE_SECONDS = 0.6
 
     async def scenario():
-        watcher = await connect(path(stream.id, viewer="watcher-0001"))
-        first = await connect(path(stream.id, viewer="browser-0001"))
+        watcher = await connect(path(stream.id), viewer="watcher-0001")
+        first = await connect(path(stream.id), viewer="browser-0001")
         await next_figures(watcher, until=lambda m: m["concurrent"] == 2 and m["total_views"] == 2)
         await first.disconnect()
         await asyncio.sleep(0.15)
-        reload = await connect(path(stream.id, viewer="browser-0001"))
+        reload = await connect(path(stream.id), viewer="browser-0001")
         message = await next_figures(watcher, until=lambda m: m["concurrent"] == 2)
         assert message["total_views"] == 2
         await reload.disconnect()
         await asyncio.sleep(0.9)  # longer than the grace
-        back = await connect(path(stream.id, viewer="browser-0001"))
+        back = await connect(path(stream.id), viewer="browser-0001")
         message = await next_figures(watcher, until=lambda m: m["concurrent"] == 2 and m["total_views"] > 2)
         assert message["total_views"] == 3
         await back.disconnect()
@@ -320,6 +319,7 @@ def test_a_frame_of_4096_nested_brackets_never_leaves_a_viewer_counted(stream):
             attacker = await connect(path(stream.id))
             await attacker.send_to(text_data="[" * 4096)
             assert await closed_with(attacker) == 4400
+            await attacker.disconnect()  # what the server does after the close
         message = await next_figures(watcher, until=lambda m: m["concurrent"] == 1)
         assert sum(len(local.viewers) for local in hub.get_hub().streams.values()) == 1
         assert message["concurrent"] == 1
@@ -377,5 +377,62 @@ def test_a_stream_id_beyond_64_bits_is_closed_with_4404(db):
     async def scenario():
         viewer = await connect(path(2**64))
         assert await closed_with(viewer) == 4404
+
+    run(scenario)
+
+
+def test_one_address_holds_at_most_the_cap_of_sockets_and_gets_them_back_on_close(settings, stream):
+    settings.WS_MAX_SOCKETS_PER_ADDRESS = 5
+
+    async def scenario():
+        mine = [await connect(path(stream.id), viewer=f"browser-{n:04}") for n in range(5)]
+        await next_figures(mine[0], until=lambda m: m["concurrent"] == 5)
+        refused = await connect(path(stream.id), viewer="browser-9999")
+        assert await closed_with(refused) == 4429
+        neighbour = await connect(path(stream.id), address="198.51.100.20")  # another address is not capped
+        await next_figures(mine[0], until=lambda m: m["concurrent"] == 6)
+        await mine[0].disconnect()
+        again = await connect(path(stream.id))  # a slot freed by a close is free again
+        await next_figures(again, until=lambda m: m["concurrent"] == 6)
+        for communicator in [*mine[1:], neighbour, again]:
+            await communicator.disconnect()
+        assert not hub.get_hub().addresses  # every slot given back
+
+    run(scenario)
+
+
+def test_150_made_up_viewer_ids_from_one_address_are_one_viewer(settings, host, stream):
+    """The attack of issue 10: 150 sockets, 150 ``?viewer=`` values, 151 viewers counted."""
+    settings.WS_MAX_SOCKETS_PER_ADDRESS = 0
+
+    dashboard_url = path(stream.id, host=True, user=host)
+
+    async def scenario():
+        dashboard = await connect(dashboard_url)
+        fakes = [await connect(path(stream.id) + f"?viewer=made-up-{n:04}") for n in range(150)]
+        forged = await connect(path(stream.id))
+        forged_cookie = WebsocketCommunicator(
+            APP, path(stream.id), headers=[(b"cookie", f"{VIEWER_COOKIE}=browser-0001:forged".encode())]
+        )
+        forged_cookie.scope["client"] = ("203.0.113.7", 50001)
+        assert (await forged_cookie.connect(timeout=10))[0]
+        message = await next_figures(dashboard, until=lambda m: m["concurrent"] == 152)
+        assert (message["unique_viewers"], message["total_views"]) == (1, 1)
+        for communicator in [*fakes, forged, forged_cookie, dashboard]:
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_browsers_with_their_signed_ids_are_distinct_viewers_behind_one_address(host, stream):
+    dashboard_url = path(stream.id, host=True, user=host)
+
+    async def scenario():
+        dashboard = await connect(dashboard_url)
+        browsers = [await connect(path(stream.id), viewer=f"browser-{n:04}") for n in range(4)]
+        message = await next_figures(dashboard, until=lambda m: m["concurrent"] == 4)
+        assert (message["unique_viewers"], message["total_views"]) == (4, 4)
+        for communicator in [*browsers, dashboard]:
+            await communicator.disconnect()
 
     run(scenario)

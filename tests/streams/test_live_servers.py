@@ -18,7 +18,7 @@ from events.models import Session
 from streams import services
 from tests.factories import SessionFactory, StreamFactory, UserFactory
 from tests.frontend.live_server import server_database_url
-from tests.streams.live import Client, Server, close_clients, open_clients, run, wait_until
+from tests.streams.live import Client, Server, browser, close_clients, open_clients, run, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -47,6 +47,7 @@ def servers(tmp_path):
             "PRESENCE_LIVENESS_SECONDS": str(LIVENESS),
             "PRESENCE_SAMPLE_SECONDS": "0.5",
             "PRESENCE_REDIS_PREFIX": prefix,
+            "WS_MAX_SOCKETS_PER_ADDRESS": "0",  # every client here is 127.0.0.1; the cap has its own test
             **_redis_env(),
         }
         server = Server(database_url=server_database_url(tmp_path), env={**base, **env}, access_log=access_log)
@@ -255,12 +256,14 @@ def test_one_viewer_in_three_tabs_is_one_unique_viewer(servers, stream, host):
     server = servers()
     fan = UserFactory()
     fan_tabs = f"/ws/streams/{stream.id}/?token={token(fan)}"
-    browser_tabs = f"/ws/streams/{stream.id}/?viewer=0f3c9a7e5b2d4c61"
+    browser_tabs = f"/ws/streams/{stream.id}/"
     dashboard_path = f"/ws/streams/{stream.id}/host/?token={token(host)}"
 
     async def scenario() -> None:
         dashboard = (await open_clients(server, dashboard_path, 1))[0]
-        tabs = await open_clients(server, fan_tabs, 3) + await open_clients(server, browser_tabs, 3)
+        tabs = await open_clients(server, fan_tabs, 3)
+        for _ in range(3):  # one browser (its signed viewer cookie), three tabs
+            tabs.append(await Client(server.ws(browser_tabs), server.http, browser("0f3c9a7e5b2d4c61")).open())
         await all_see([dashboard], 6, timeout=2 * TICK + DELIVERY_SLACK)
         last = dashboard.last
         assert (last["concurrent"], last["unique_viewers"], last["total_views"]) == (6, 2, 2)
@@ -275,7 +278,7 @@ def test_figures_survive_a_restart_and_an_ended_stream_keeps_them(servers, strea
     path = f"/ws/streams/{stream.id}/"
 
     async def watch() -> None:
-        viewers = await open_clients(first, path, 5)
+        viewers = await open_clients(first, path, 5, browsers=True)
         await all_see(viewers, 5, timeout=2 * TICK + DELIVERY_SLACK)
         await asyncio.sleep(1.2)  # at least two samples saved
         await close_clients(viewers)
@@ -421,3 +424,62 @@ def test_a_ticket_opens_one_websocket_once(servers, stream, host):
         await close_clients([first])
 
     run(scenario)
+
+
+def test_one_address_gets_at_most_the_cap_of_sockets_and_one_viewer_for_made_up_ids(servers, stream, host):
+    """Issue 10's attack: one address, 150 sockets with 150 ``?viewer=`` values, counted 151 viewers."""
+    server = servers(WS_MAX_SOCKETS_PER_ADDRESS="10")
+    dashboard_path = f"/ws/streams/{stream.id}/host/?token={token(host)}"
+
+    async def scenario() -> None:
+        dashboard = (await open_clients(server, dashboard_path, 1))[0]  # holds one of the 10 slots
+        made_up = [f"/ws/streams/{stream.id}/?viewer=made-up-{n:04}" for n in range(150)]
+        sockets = [Client(server.ws(url), server.http) for url in made_up]
+        await asyncio.gather(*(s.open() for s in sockets))
+        await wait_until(lambda: sum(s.close_code == 4429 for s in sockets) == 141, timeout=15)
+        await all_see([dashboard], 9, timeout=2 * TICK + DELIVERY_SLACK)
+        assert (dashboard.last["unique_viewers"], dashboard.last["total_views"]) == (1, 1)
+        kept = [s for s in sockets if s.close_code is None]
+        await close_clients(kept[:1])
+        late = (await open_clients(server, f"/ws/streams/{stream.id}/", 1))[0]  # the freed slot is usable
+        await all_see([dashboard], 9, timeout=2 * TICK + DELIVERY_SLACK)
+        assert late.close_code is None
+        await close_clients([dashboard, late, *kept[1:]])
+
+    run(scenario)
+
+
+@needs_redis
+@pytest.mark.redis
+def test_a_killed_workers_viewers_coming_back_elsewhere_never_raise_the_peak(servers, stream, host):
+    """20 browsers on a worker that is SIGKILLed reconnect to the other one at once, while the dead
+    worker's count is still counted (until its liveness expires): the total shows the overlap for a
+    moment, but the peak, shown or saved, never goes above the 20 real viewers."""
+    survivor, doomed = servers(), servers()
+    path = f"/ws/streams/{stream.id}/"
+    dashboard_path = f"/ws/streams/{stream.id}/host/?token={token(host)}"
+    stats_url = f"{survivor.http}/api/streams/{stream.id}/stats/"
+    saved_peaks: list[int] = []
+
+    async def scenario() -> int:
+        dashboard = (await open_clients(survivor, dashboard_path, 1))[0]
+        await open_clients(doomed, path, 20, browsers=True)
+        await all_see([dashboard], 20, timeout=2.0)
+        await asyncio.sleep(1.0)  # samples saved with the 20
+        doomed.kill()
+        back = await open_clients(survivor, path, 20, browsers=True)  # the same 20 browsers
+        async with httpx.AsyncClient() as http:
+            deadline = time.monotonic() + LIVENESS + 3.0
+            while time.monotonic() < deadline:
+                saved_peaks.append((await http.get(stats_url, timeout=10)).json()["peak"])
+                await asyncio.sleep(0.1)
+        await all_see([dashboard, *back], 20, timeout=2.0)
+        overlap = max(m["concurrent"] for _, m in dashboard.messages)
+        assert max(m["peak"] for _, m in dashboard.messages) == 20, overlap  # what the host was shown
+        await close_clients([dashboard, *back])
+        return overlap
+
+    overlap = run(scenario)
+    assert max(saved_peaks) == 20, (overlap, saved_peaks)
+    stream.refresh_from_db()
+    assert stream.peak == 20, (overlap, stream.peak)

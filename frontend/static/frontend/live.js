@@ -22,25 +22,10 @@
   var LIVE = pgettext("stream status", "Live");
   /* The stream statuses as the server names them (streams.models.Stream.Status), in the page's language. */
   var STATUS_NAMES = { scheduled: _("Scheduled"), live: LIVE, ended: _("Ended") };
-  var VIEWER_KEY = "aperture.viewer";
   var OWN_PLATFORM = "web";
 
-  /* A random id kept in this browser, so that the server counts a returning anonymous viewer (or one
-     with several tabs) as one unique viewer. Private modes without storage just count per socket. */
-  function viewerId() {
-    try {
-      var id = window.localStorage.getItem(VIEWER_KEY);
-      if (!id || !/^[A-Za-z0-9_-]{8,128}$/.test(id)) {
-        var bytes = new Uint8Array(16);
-        window.crypto.getRandomValues(bytes);
-        id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-        window.localStorage.setItem(VIEWER_KEY, id);
-      }
-      return id;
-    } catch (error) {
-      return null;
-    }
-  }
+  /* Who this browser is (for unique viewers) travels in the signed cookie the page set; the socket
+     authenticates with the session cookie. Nothing secret or chosen by the page goes in the URL. */
 
   function formatNumber(value) {
     return typeof value === "number" ? value.toLocaleString(PAGE_LANG) : String(value);
@@ -83,8 +68,7 @@
 
   LiveFigures.prototype.url = function () {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var id = viewerId();
-    return scheme + window.location.host + this.path + (id ? "?viewer=" + id : "");
+    return scheme + window.location.host + this.path;
   };
 
   LiveFigures.prototype.setConn = function (text, state) {
