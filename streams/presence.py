@@ -14,7 +14,8 @@ liveness key expires and nobody has to decrement for them, and the count can nev
 
 Definitions (as the large platforms use them):
 - concurrent: connections open now (three tabs are three) plus fresh counts of external platforms;
-- unique viewers: distinct viewer keys (user id, else a stable browser id) over the stream;
+- unique viewers: distinct viewer keys (user id, else the signed browser id, else the address:
+  streams.viewer_ids) over the stream;
 - total views: arrivals of a viewer not already present and not seen within the grace period
   (``PRESENCE_VIEW_GRACE_SECONDS``): a reload is not a new view. A viewer's grace key is refreshed
   while connected and again when the viewer's last socket leaves;

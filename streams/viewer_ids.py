@@ -25,8 +25,8 @@ _MAX_AGE = 365 * 24 * 3600
 
 
 def _signer() -> signing.Signer:
-    # As HttpResponse.set_signed_cookie / HttpRequest.get_signed_cookie do it.
-    return signing.get_cookie_signer(salt=VIEWER_COOKIE + _SALT)
+    # Signed here and read back here (the websocket has no HttpRequest.get_signed_cookie).
+    return signing.Signer(salt=_SALT)
 
 
 def signed_viewer_id(viewer_id: str) -> str:
@@ -34,14 +34,23 @@ def signed_viewer_id(viewer_id: str) -> str:
     return _signer().sign(viewer_id)
 
 
+def viewer_id_from_cookie(value: str | None) -> str | None:
+    """The id in a cookie value this server signed, else None (missing, forged, another site's key)."""
+    if not value:
+        return None
+    try:
+        return _signer().unsign(value)
+    except signing.BadSignature:
+        return None
+
+
 def viewer_cookie_issue(*, request: HttpRequest, response: HttpResponse) -> None:
     """Give this browser a signed viewer id unless it already has a valid one."""
-    if request.get_signed_cookie(VIEWER_COOKIE, default=None, salt=_SALT) is not None:
+    if viewer_id_from_cookie(request.COOKIES.get(VIEWER_COOKIE)) is not None:
         return
-    response.set_signed_cookie(
+    response.set_cookie(
         VIEWER_COOKIE,
-        secrets.token_hex(16),
-        salt=_SALT,
+        signed_viewer_id(secrets.token_hex(16)),
         max_age=_MAX_AGE,
         httponly=True,
         samesite="Lax",
@@ -64,12 +73,9 @@ def viewer_key(scope: dict[str, Any]) -> str:
     user = scope.get("user")
     if user is not None and user.is_authenticated:
         return f"u{user.pk}"
-    raw = scope.get("cookies", {}).get(VIEWER_COOKIE)
-    if raw:
-        try:
-            return _hashed("b", _signer().unsign(raw))
-        except signing.BadSignature:
-            pass
+    browser_id = viewer_id_from_cookie(scope.get("cookies", {}).get(VIEWER_COOKIE))
+    if browser_id is not None:
+        return _hashed("b", browser_id)
     session = scope.get("session")
     session_key = getattr(session, "session_key", None) if session is not None else None
     if session_key:

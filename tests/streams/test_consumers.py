@@ -320,9 +320,11 @@ def test_a_frame_of_4096_nested_brackets_never_leaves_a_viewer_counted(stream):
             await attacker.send_to(text_data="[" * 4096)
             assert await closed_with(attacker) == 4400
             await attacker.disconnect()  # what the server does after the close
-        message = await next_figures(watcher, until=lambda m: m["concurrent"] == 1)
         assert sum(len(local.viewers) for local in hub.get_hub().streams.values()) == 1
-        assert message["concurrent"] == 1
+        newcomer = await connect(path(stream.id))
+        message = await next_figures(watcher, until=lambda m: m["concurrent"] != 1)
+        assert message["concurrent"] == 2  # the watcher and the newcomer: none of the 20 is left
+        await newcomer.disconnect()
         await watcher.disconnect()
 
     run(scenario)

@@ -437,12 +437,12 @@ def test_one_address_gets_at_most_the_cap_of_sockets_and_one_viewer_for_made_up_
         sockets = [Client(server.ws(url), server.http) for url in made_up]
         await asyncio.gather(*(s.open() for s in sockets))
         await wait_until(lambda: sum(s.close_code == 4429 for s in sockets) == 141, timeout=15)
-        await all_see([dashboard], 9, timeout=2 * TICK + DELIVERY_SLACK)
+        await all_see([dashboard], 9, timeout=15)  # not a latency test: the machine may be busy
         assert (dashboard.last["unique_viewers"], dashboard.last["total_views"]) == (1, 1)
         kept = [s for s in sockets if s.close_code is None]
         await close_clients(kept[:1])
         late = (await open_clients(server, f"/ws/streams/{stream.id}/", 1))[0]  # the freed slot is usable
-        await all_see([dashboard], 9, timeout=2 * TICK + DELIVERY_SLACK)
+        await wait_until(lambda: late.last is not None, timeout=15)
         assert late.close_code is None
         await close_clients([dashboard, late, *kept[1:]])
 

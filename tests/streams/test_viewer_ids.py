@@ -18,8 +18,9 @@ def test_the_stream_page_gives_a_browser_a_signed_http_only_id_once():
     assert first.status_code == 200
     cookie = first.cookies[VIEWER_COOKIE]
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
-    viewer_id, signature = cookie.value.split(":", 1)  # id:timestamp:signature
+    viewer_id, signature = cookie.value.split(":")
     assert len(viewer_id) == 32 and signature
+    assert viewer_key(scope(cookies={VIEWER_COOKIE: cookie.value})).startswith("b")  # the socket reads it
     again = browser.get(f"/streams/{stream.id}/")
     assert VIEWER_COOKIE not in again.cookies  # kept, not replaced
 
