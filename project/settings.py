@@ -159,7 +159,7 @@ def _redis_url_for_test_worker(url: str, worker: str) -> str:
 
 # How long a request waits for Redis (cache, throttles, live figures) before failing open, and how
 # long Redis is then left alone (calls fail open at once); see project.redis_guard.
-REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.25)
+REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 1.0)
 REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 1.0)
 if REDIS_URL and env_str("PYTEST_XDIST_WORKER"):
     REDIS_URL = _redis_url_for_test_worker(REDIS_URL, env_str("PYTEST_XDIST_WORKER"))

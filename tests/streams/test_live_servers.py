@@ -441,8 +441,9 @@ def test_one_address_gets_at_most_the_cap_of_sockets_and_one_viewer_for_made_up_
         assert (dashboard.last["unique_viewers"], dashboard.last["total_views"]) == (1, 1)
         kept = [s for s in sockets if s.close_code is None]
         await close_clients(kept[:1])
+        await all_see([dashboard], 8, timeout=15)  # the server has seen it leave and given its slot back
         late = (await open_clients(server, f"/ws/streams/{stream.id}/", 1))[0]  # the freed slot is usable
-        await wait_until(lambda: late.last is not None, timeout=15)
+        await all_see([dashboard, late], 9, timeout=15)
         assert late.close_code is None
         await close_clients([dashboard, late, *kept[1:]])
 
