@@ -63,9 +63,15 @@ class WebsocketTicket(models.Model):
     token: URLs end up in logs and histories, and a ticket found there is already used or expired.
     Only a digest of the ticket is stored."""
 
-    digest = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    expires_at = models.DateTimeField(db_index=True)
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("websocket ticket")
+        verbose_name_plural = _("websocket tickets")
 
     def __str__(self) -> str:
         return f"websocket ticket of {self.user_id} until {self.expires_at:%H:%M:%S}"
