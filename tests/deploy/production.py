@@ -105,6 +105,10 @@ class Production:
                 "THROTTLE_SIGNUP": "",
                 "THROTTLE_PRIORITY_CODE": "",
                 "LOG_LEVEL": "WARNING",
+                # The test's viewers all come from 127.0.0.1, each with its own signed browser id
+                # (tests/deploy/viewers.py), so the per-address cap is lifted and the key shared.
+                "WS_MAX_SOCKETS_PER_ADDRESS": "10000",
+                "DJANGO_SECRET_KEY": settings.SECRET_KEY,
             }
         )
         self.env.update(env or {})

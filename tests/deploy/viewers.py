@@ -17,7 +17,11 @@ BACKOFF_MAX_SECONDS = 30.0
 
 class Viewer:
     def __init__(self, url: str) -> None:
-        self.url = f"{url}?viewer={uuid.uuid4().hex}"
+        from streams.viewer_ids import VIEWER_COOKIE, signed_viewer_id
+
+        self.url = url
+        # A distinct browser: the signed viewer id a stream page would have handed out.
+        self.headers = {"Cookie": f"{VIEWER_COOKIE}={signed_viewer_id(uuid.uuid4().hex)}"}
         self.last: dict | None = None
         self.connects = 0
         self.drops = 0
@@ -38,7 +42,13 @@ class Viewer:
         attempts = 0
         while not self._stopped:
             try:
-                async with connect(self.url, open_timeout=30, max_queue=None, compression=None) as ws:
+                async with connect(
+                    self.url,
+                    open_timeout=30,
+                    max_queue=None,
+                    compression=None,
+                    additional_headers=self.headers,
+                ) as ws:
                     self._ws = ws
                     self.connected = True
                     self.connects += 1
