@@ -45,6 +45,11 @@ def is_any_organizer(*, user: User | AnonymousUser) -> bool:
     return ids is None or bool(ids)
 
 
+def is_host_member(*, user: User | AnonymousUser) -> bool:
+    """A host of some organization (the session hosts services accept are its members)."""
+    return user.is_authenticated and any(role == HOST for _, role in _cached_memberships(user))
+
+
 def organizations_of_organizer(*, user: User):
     ids = organizer_organization_ids(user=user)
     qs = Organization.objects.all()

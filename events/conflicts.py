@@ -31,7 +31,9 @@ from astral.sun import dawn, dusk, elevation
 from django.conf import settings
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
+from accounts.models import User
 from events.models import City, Session, Venue
 from project import formats
 
@@ -90,9 +92,7 @@ class Slot:
 
     def label(self) -> str:
         if self.foreign:
-            return "a session of another organization"
-        if self.session_id is not None:
-            return f"session {self.session_id} “{self.title}”"
+            return _("a session of another organization")
         if self.row is not None:
             return _("row %(row)s “%(title)s”") % {"row": self.row, "title": self.title}
         return _("“%(title)s”") % {"title": self.title}
@@ -108,6 +108,8 @@ class Conflict:
     b: Slot | None = None
     host_ids: tuple[int, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    # The hosts' names, as people know them (filled in by ``conflicts_of_slots``; ids otherwise).
+    host_names: tuple[str, ...] = ()
 
     def other(self, slot: Slot) -> Slot | None:
         if self.b is None:
@@ -147,24 +149,24 @@ class Conflict:
                 "span": span,
                 "minutes": self.details["changeover_minutes"],
             }
-        hosts = ", ".join(str(h) for h in self.host_ids)
+        hosts = pgettext("list separator", ", ").join(self.host_names or [str(h) for h in self.host_ids])
         if self.kind == HOST:
-            return _("Host %(hosts)s is also in %(other)s (%(span)s) at the same time.") % {
+            return _("%(hosts)s is also hosting %(other)s (%(span)s) at the same time.") % {
                 "hosts": hosts,
                 "other": other.label(),
                 "span": span,
             }
         return _(
-            "Host %(hosts)s cannot get between %(from_city)s and %(to_city)s in time for %(other)s (%(span)s): "
-            "needs %(required)s minutes, has %(available)s."
+            "%(hosts)s cannot travel %(from_city)s -> %(to_city)s in time for %(other)s (%(span)s): "
+            "needs %(required)s, has %(available)s."
         ) % {
             "hosts": hosts,
             "from_city": self.details["from_city"],
             "to_city": self.details["to_city"],
             "other": other.label(),
             "span": span,
-            "required": self.details["required_minutes"],
-            "available": self.details["available_minutes"],
+            "required": formats.duration(self.details["required_minutes"]),
+            "available": formats.duration(self.details["available_minutes"]),
         }
 
     def as_dict(self, slot: Slot | None = None) -> dict[str, Any]:
@@ -180,6 +182,8 @@ class Conflict:
         if self.host_ids:
             body["hosts"] = list(self.host_ids)
             body["host"] = self.host_ids[0]
+            if self.host_names:
+                body["host_names"] = list(self.host_names)
         body.update(self.details)
         return body
 
@@ -463,7 +467,24 @@ def conflicts_of_slots(slots: Sequence[Slot], *, exclude: Q | None = None) -> li
         exclude=exclude,
     )
     viewer = slots[0].organization_id
-    return [seen_by(conflict, viewer) for conflict in find_conflicts(slots, others)]
+    return with_host_names([seen_by(conflict, viewer) for conflict in find_conflicts(slots, others)])
+
+
+def with_host_names(found: list[Conflict]) -> list[Conflict]:
+    """Conflicts that name their hosts as people know them ("Wang Lei", not "host 3"): one query."""
+    ids = {h for c in found for h in c.host_ids}
+    if not ids:
+        return found
+    names = {
+        user_id: f"{first} {last}".strip() or username
+        for user_id, first, last, username in User.objects.filter(id__in=ids).values_list(
+            "id", "first_name", "last_name", "username"
+        )
+    }
+    return [
+        dataclasses.replace(c, host_names=tuple(names.get(h, str(h)) for h in c.host_ids)) if c.host_ids else c
+        for c in found
+    ]
 
 
 def series_conflicts(*, series_id: int) -> list[Conflict]:

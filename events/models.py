@@ -2,6 +2,7 @@
 ``registrations.services`` (see Session.confirmed_count). Organizer-written texts (names, titles,
 descriptions) may carry translations in ``<field>_en`` / ``<field>_zh_hans`` (project/content.py)."""
 
+import datetime as dt
 from typing import ClassVar
 
 from django.conf import settings
@@ -11,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Organization
+
+# How long pages say "moved from ..." after a session moved.
+MOVED_NOTICE_DAYS = 14
 
 
 class City(models.Model):
@@ -133,6 +137,19 @@ class Session(models.Model):
     priority_opens_at = models.DateTimeField(_("priority opens at"), null=True, blank=True)
     waitlist_enabled = models.BooleanField(_("waitlist enabled"), default=True)
     cancel_reason = models.TextField(_("cancel reason"), blank=True)
+    # Where and when a published session was before its last move, so pages can say "moved from ...".
+    moved_at = models.DateTimeField(_("moved at"), null=True, blank=True)
+    moved_from_starts_at = models.DateTimeField(_("moved from (start)"), null=True, blank=True)
+    moved_from_timezone = models.CharField(_("moved from (time zone)"), max_length=64, blank=True, default="")
+    moved_from_venue = models.ForeignKey(
+        Venue,
+        verbose_name=_("moved from (venue)"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+        db_index=False,
+    )
     # Seat counters, changed only by registrations.services while holding this row's lock; kept
     # here so that capacity is enforced by one conditional UPDATE and a CHECK constraint.
     confirmed_count = models.PositiveIntegerField(_("confirmed count"), default=0)
@@ -170,6 +187,10 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def recently_moved(self, *, now, days: int = MOVED_NOTICE_DAYS) -> bool:
+        """Pages say "moved from ..." for a while after a published session moved."""
+        return self.moved_at is not None and now - self.moved_at < dt.timedelta(days=days)
 
     @property
     def seats_left(self) -> int:

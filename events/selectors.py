@@ -133,3 +133,29 @@ def series_conflict_list(*, series: Series) -> list[conflicts.Conflict]:
     """Every conflict of the series' non-cancelled sessions, drafts included (a constant number of
     queries, see events.conflicts)."""
     return conflicts.series_conflicts(series_id=series.id)
+
+
+def series_for_planner(*, user: User | AnonymousUser, series_id: int) -> Series:
+    """A series its organizers plan; anyone else gets Series.DoesNotExist (the page says 404)."""
+    org_ids = organizer_organization_ids(user=user)
+    qs = Series.objects.select_related("organization")
+    if org_ids is not None:
+        qs = qs.filter(organization_id__in=org_ids)
+    return qs.get(id=series_id)
+
+
+def series_planned_by(*, user: User | AnonymousUser) -> QuerySet[Series]:
+    org_ids = organizer_organization_ids(user=user)
+    qs = series_list()
+    return qs if org_ids is None else qs.filter(organization_id__in=org_ids)
+
+
+def series_sessions_for_board(*, series: Series) -> list[Session]:
+    """Every session of the series, drafts and cancelled ones included, in start order, with city,
+    venue, stream and hosts: three queries whatever the number of sessions."""
+    return list(
+        Session.objects.filter(series=series)
+        .select_related("city", "venue", "stream")
+        .prefetch_related("hosts")
+        .order_by("starts_at", "id")
+    )

@@ -597,6 +597,8 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
     if moved:
         locked.sequence += 1
         changed.append("sequence")
+        if locked.status == Session.Status.PUBLISHED:
+            changed += _record_move(locked, before)
     capacity_raised = "capacity" in changed and locked.capacity > current["capacity"]
     if changed:
         locked.save(update_fields=[*changed, "updated_at"])
@@ -610,6 +612,15 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
     if moved:
         notifications.notify_fans_on_commit(session=locked, change=notifications.RESCHEDULED, previous=before)
     return locked
+
+
+def _record_move(session: Session, before: Mapping[str, Any]) -> list[str]:
+    """Remembers where a published session was, for the pages' "moved from ..."."""
+    session.moved_at = timezone.now()
+    session.moved_from_starts_at = before["starts_at"]
+    session.moved_from_timezone = before["timezone"]
+    session.moved_from_venue = before["place"][0]
+    return ["moved_at", "moved_from_starts_at", "moved_from_timezone", "moved_from_venue"]
 
 
 def _differs(a: Any, b: Any) -> bool:

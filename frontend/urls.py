@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
-from frontend import views
+from frontend import views, workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("sessions/<int:session_id>/", views.session_detail, name="session-page"),
     path("streams/<int:stream_id>/", views.stream_detail, name="stream-page"),
     path("streams/<int:stream_id>/host/", views.stream_host, name="stream-host"),
+    path("plan/", workspace_views.plan_index, name="plan-index"),
+    path("plan/<int:series_id>/", workspace_views.plan_board, name="plan-board"),
     path("accounts/signup/", views.signup, name="signup-page"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),

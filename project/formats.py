@@ -136,3 +136,12 @@ def when_in_zone(
     """``12月3日 周四 19:00–21:00 北京时间（UTC+8）`` / ``Thu 3 Dec, 19:00–21:00 Beijing time (UTC+8)``:
     what emails and calendar texts say, where the reader's own zone is not known."""
     return f"{when(value, tz, end=end, year=year, language=language)} {zone_label(value, tz, language=language)}"
+
+
+def duration(minutes: int, *, language: str | None = None) -> str:
+    """``4 h 33 min`` / ``4小时33分钟``; ``1 h``, ``45 min``; negative spans read as none."""
+    hours, rest = divmod(max(int(minutes), 0), 60)
+    if is_chinese(language):
+        return (f"{hours}小时" if hours else "") + (f"{rest}分钟" if rest or not hours else "")
+    parts = ([f"{hours} h"] if hours else []) + ([f"{rest} min"] if rest or not hours else [])
+    return " ".join(parts)

@@ -100,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "project.i18n.language_context",
+                "frontend.context.workspace_links",
             ],
             # Dates, zones and organizer texts in the reader's language: {% load aperture %}.
             "libraries": {"aperture": "project.templatetags"},

@@ -86,3 +86,37 @@ def checkin_stats(*, session: Session, bucket_minutes: int = 15) -> CheckinStats
         last_checkin_at=times[-1] if times else None,
         timeline=[{"at": at, "checked_in": n} for at, n in sorted(buckets.items())],
     )
+
+
+@dataclass(frozen=True)
+class SeatFigures:
+    taken: int
+    capacity: int
+    waitlist: int
+    checked_in: int
+
+    @property
+    def fill_rate(self) -> float:
+        return self.taken / self.capacity if self.capacity else 0.0
+
+
+def seat_figures(*, sessions: list[Session]) -> dict[int, SeatFigures]:
+    """Seats taken, capacity, waitlist length and check-ins per session: the counters kept on the
+    session row (changed only by this app's services) plus one query for the check-ins."""
+    ids = [s.id for s in sessions]
+    checked_in = (
+        dict(
+            Registration.objects.filter(session_id__in=ids, checked_in_at__isnull=False)
+            .values_list("session_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        if ids
+        else {}
+    )
+    return {
+        s.id: SeatFigures(
+            taken=s.confirmed_count, capacity=s.capacity, waitlist=s.waitlist_count, checked_in=checked_in.get(s.id, 0)
+        )
+        for s in sessions
+    }

@@ -420,8 +420,9 @@ def test_my_sessions_query_count_is_constant():
     for _ in range(10):
         RegistrationFactory(fan=fan)
     StreamFactory(session=RegistrationFactory(fan=fan).session)
-    # session, user, registrations with their sessions, venues, cities and streams
-    assert one == _queries_for(client, "/sessions/mine/") <= 3
+    # session, user, memberships (the navigation's workspace links), registrations with their
+    # sessions, venues, cities and streams
+    assert one == _queries_for(client, "/sessions/mine/") <= 4
 
 
 # --- Streams ------------------------------------------------------------------------------------

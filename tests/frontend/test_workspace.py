@@ -1,0 +1,114 @@
+"""The organizers' workspace (issue 12): month board, session forms, door, roster, host home."""
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User
+from events.demo import load_demo
+from events.models import Session
+from tests.factories import CityFactory, OrganizationFactory, SessionFactory, VenueFactory, host_of, organizer_of
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def demo():
+    return load_demo(today=dt.date(2026, 11, 25)).series
+
+
+def test_board_shows_the_demo_month_in_local_time_with_zone_and_hosts(demo):
+    organizer = User.objects.get(username="organizer")
+    response = client_for(organizer).get(f"/plan/{demo.id}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    sessions = Session.objects.filter(series=demo)
+    assert body.count('class="board-row ') == sessions.count() >= 127
+    first = sessions.select_related("venue").first()
+    local = first.starts_at.astimezone(zoneinfo.ZoneInfo(first.timezone))
+    assert f"{local:%H:%M}" in body
+    assert "Beijing time (UTC+8)" in body
+    host = first.hosts.first()
+    assert (host.get_full_name() or host.username) in body
+    assert "0 conflicts" in body
+
+
+def test_board_is_in_the_navigation_for_organizers_only(demo):
+    organizer = User.objects.get(username="organizer")
+    fan = User.objects.get(username="fan")
+    assert 'href="/plan/"' in client_for(organizer).get("/").content.decode()
+    assert 'href="/plan/"' not in client_for(fan).get("/").content.decode()
+    assert client_for(fan).get(f"/plan/{demo.id}/").status_code == 404
+    assert client_for(None).get(f"/plan/{demo.id}/").status_code == 302
+
+
+def _series_with(n: int, organization, city: str = "Luoyang"):
+    venue = VenueFactory(
+        organization=organization,
+        city=CityFactory(organization=organization, name=city, latitude=34.62, longitude=112.45),
+    )
+    host = host_of(venue.organization, first_name="Lei", last_name="Wang")
+    first = SessionFactory(venue=venue, series__organization=venue.organization)
+    start = first.starts_at
+    for i in range(1, n):
+        session = SessionFactory(
+            venue=venue,
+            series=first.series,
+            starts_at=start + dt.timedelta(days=i),
+            ends_at=start + dt.timedelta(days=i, hours=2),
+        )
+        session.hosts.set([host])
+    return first.series
+
+
+def test_board_query_count_does_not_grow_with_sessions():
+    organization = OrganizationFactory()
+    organizer = organizer_of(organization)
+    small, large = _series_with(3, organization), _series_with(30, organization, city="Zhengzhou")
+    client = client_for(organizer)
+    counts = []
+    for series in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/plan/{series.id}/").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_board_lists_conflicts_in_words_with_host_names_and_local_times():
+    organization = OrganizationFactory()
+    organizer = organizer_of(organization)
+    series = _series_with(1, organization)
+    session = series.sessions.get()
+    host = host_of(organization, first_name="Lei", last_name="Wang")
+    session.hosts.set([host])
+    chengdu = VenueFactory(
+        organization=series.organization,
+        city=CityFactory(organization=series.organization, name="Chengdu", latitude=30.66, longitude=104.07),
+    )
+    later = SessionFactory(
+        series=series,
+        venue=chengdu,
+        title="Chengdu after dark",
+        starts_at=session.ends_at + dt.timedelta(hours=1),
+        ends_at=session.ends_at + dt.timedelta(hours=3),
+    )
+    later.hosts.set([host])
+    body = client_for(organizer).get(f"/plan/{series.id}/").content.decode()
+    assert "1 conflict" in body
+    assert "Lei Wang cannot travel Luoyang -&gt; Chengdu in time" in body
+    assert "has 1 h." in body
+    local_end = later.starts_at.astimezone(SHANGHAI)
+    assert f"{local_end:%H:%M}" in body
