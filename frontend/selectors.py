@@ -17,7 +17,7 @@ from calendars.selectors import calendar_links
 from events import selectors as event_selectors
 from events.models import Session
 from registrations import selectors as registration_selectors
-from registrations.models import Registration
+from registrations.models import Registration, checkin_code_grouped
 from streams import selectors as stream_selectors
 from streams.models import Stream
 
@@ -187,8 +187,9 @@ def add_to_calendar_links(*, session: Session) -> dict[str, str]:
 
 
 def with_calendar_links(registrations: list[Registration]) -> list[Registration]:
-    """Attaches ``calendar`` links to each registration (no queries: sessions come with venue,
-    city and stream)."""
+    """Attaches ``calendar`` links and the check-in code grouped for reading (``7K3M-9XQ2-HR4T``) to
+    each registration (no queries: sessions come with venue, city and stream)."""
     for registration in registrations:
         registration.calendar = add_to_calendar_links(session=registration.session)  # type: ignore[attr-defined]
+        registration.code_grouped = checkin_code_grouped(registration.checkin_code)  # type: ignore[attr-defined]
     return registrations

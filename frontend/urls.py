@@ -12,6 +12,7 @@ urlpatterns = [
     path("streams/<int:stream_id>/host/", views.stream_host, name="stream-host"),
     path("plan/", workspace_views.plan_index, name="plan-index"),
     path("plan/<int:series_id>/", workspace_views.plan_board, name="plan-board"),
+    path("door/<int:session_id>/", workspace_views.door, name="door"),
     path("accounts/signup/", views.signup, name="signup-page"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),

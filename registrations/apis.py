@@ -162,8 +162,10 @@ class CheckinApi(APIView):
         responses={
             200: CheckinSerializer,
             403: OpenApiResponse(description="permission_denied"),
-            404: ERRORS[404],
-            409: OpenApiResponse(description="already_checked_in / not_confirmed"),
+            404: OpenApiResponse(description="not_found / not_for_this_session"),
+            409: OpenApiResponse(
+                description="already_checked_in (with checked_in_at, checked_in_by) / cancelled / not_confirmed"
+            ),
         },
     )
     def post(self, request, pk: int):

@@ -7,10 +7,33 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 
+# Check-in codes are read aloud and typed at a door: Crockford's base 32 (no I, L, O, U), so no two
+# symbols look or sound alike, and typing O for 0 or I/L for 1 still finds the code.
+CHECKIN_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CHECKIN_LENGTH = 12  # 60 bits from the OS's CSPRNG; the door API needs a host and is throttled
+CHECKIN_GROUP = 4
+_CHECKIN_TYPOS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
 
 def new_checkin_code() -> str:
-    """128 bits from the OS's CSPRNG: a check-in code must not be guessable from another."""
-    return secrets.token_urlsafe(16)
+    """A fresh code, unguessable from another. Stored ungrouped (``7K3M9XQ2HR4T``)."""
+    return "".join(secrets.choice(CHECKIN_ALPHABET) for _ in range(CHECKIN_LENGTH))
+
+
+def checkin_code_grouped(code: str) -> str:
+    """``7K3M-9XQ2-HR4T`` for reading; codes of the old long form are shown as they are."""
+    if len(code) != CHECKIN_LENGTH or any(c not in CHECKIN_ALPHABET for c in code):
+        return code
+    return "-".join(code[i : i + CHECKIN_GROUP] for i in range(0, CHECKIN_LENGTH, CHECKIN_GROUP))
+
+
+def checkin_code_candidates(typed: str) -> list[str]:
+    """What a typed or scanned code may be stored as: itself (the 22-character codes issued before
+    short codes, mixed case, keep working), and its short form without spaces or dashes, in capitals,
+    with O read as 0 and I or L as 1."""
+    raw = typed.strip()
+    short = "".join(raw.split()).replace("-", "").upper().translate(_CHECKIN_TYPOS)
+    return list(dict.fromkeys(c for c in (raw, short) if c))
 
 
 class PriorityCode(models.Model):

@@ -100,13 +100,37 @@ class CheckinRequestSerializer(serializers.Serializer):
 
 
 class CheckinSerializer(serializers.ModelSerializer):
+    """The door's answer (API.md "Door check-in"): ``registration``, ``fan``, ``party_size``,
+    ``checked_in_at``, plus the fan's name to say aloud."""
+
+    registration = serializers.IntegerField(source="id", read_only=True)
     fan_username = serializers.CharField(source="fan.username", read_only=True)
+    fan_name = serializers.SerializerMethodField()
+    party_size = serializers.SerializerMethodField()
     checked_in_at = OffsetDateTimeField(read_only=True)
 
     class Meta:
         model = Registration
-        fields = ["id", "session", "fan", "fan_username", "status", "checked_in_at", "checked_in_by"]
+        fields = [
+            "registration",
+            "id",
+            "session",
+            "fan",
+            "fan_username",
+            "fan_name",
+            "party_size",
+            "status",
+            "checked_in_at",
+            "checked_in_by",
+        ]
         read_only_fields = fields
+
+    def get_fan_name(self, registration: Registration) -> str:
+        return registration.fan.get_full_name() or registration.fan.username
+
+    def get_party_size(self, registration: Registration) -> int:
+        """People admitted on this ticket (a party of one until parties exist)."""
+        return int(getattr(registration, "party_size", 1) or 1)
 
 
 class CheckinTimelineSerializer(serializers.Serializer):

@@ -32,7 +32,7 @@ from project import content, formats
 from project.db import prepared_cursor
 from project.errors import ApplicationError
 from project.i18n import recipient_language
-from registrations.models import PriorityCode, Registration, new_checkin_code
+from registrations.models import PriorityCode, Registration, checkin_code_candidates, new_checkin_code
 
 logger = logging.getLogger(__name__)
 
@@ -455,37 +455,64 @@ def can_check_in(*, user: User, session: Session) -> bool:
     return session.hosts.filter(id=user.id).exists()
 
 
+def _door_refusal(registration: Registration) -> ApplicationError:
+    if registration.checked_in_at is not None:
+        by = registration.checked_in_by
+        return ApplicationError(
+            gettext("This fan has already been checked in."),
+            code="already_checked_in",
+            status_code=status.HTTP_409_CONFLICT,
+            extra={
+                "checked_in_at": registration.checked_in_at.isoformat(),
+                "checked_in_by": by.pk if by else None,
+                "checked_in_by_name": (by.get_full_name() or by.username) if by else None,
+            },
+        )
+    if registration.status == Registration.Status.CANCELLED:
+        return ApplicationError(
+            gettext("This registration was cancelled: no seat."),
+            code="cancelled",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    return ApplicationError(
+        gettext("This registration is %(status)s, not confirmed.") % {"status": registration.get_status_display()},
+        code="not_confirmed",
+        status_code=status.HTTP_409_CONFLICT,
+    )
+
+
 @transaction.atomic
 def registration_check_in(*, session: Session, checkin_code: str, by: User) -> Registration:
-    """Check a fan in. The conditional UPDATE makes two scanners at once safe: exactly one of them
-    records the check-in, the other is told it already happened."""
-    registration = Registration.objects.filter(session=session, checkin_code=checkin_code.strip()).first()
+    """Check a fan in by a typed or scanned code (short or old long form, see
+    ``checkin_code_candidates``). The conditional UPDATE makes two scanners at once safe: exactly one
+    of them records the check-in, the other is told it already happened, when and by whom."""
+    registration = (
+        Registration.objects.filter(checkin_code__in=checkin_code_candidates(checkin_code))
+        .select_related("fan")
+        .first()
+    )
     if registration is None:
         raise ApplicationError(
-            gettext("No registration for this session has this check-in code."),
+            gettext("No registration has this check-in code."),
             code="not_found",
             status_code=status.HTTP_404_NOT_FOUND,
-            fields={"checkin_code": [gettext("Unknown check-in code for this session.")]},
+            fields={"checkin_code": [gettext("Unknown check-in code.")]},
+        )
+    if registration.session_id != session.id:
+        raise ApplicationError(
+            gettext("This check-in code is for another session."),
+            code="not_for_this_session",
+            status_code=status.HTTP_404_NOT_FOUND,
+            fields={"checkin_code": [gettext("This check-in code is for another session.")]},
         )
     now = timezone.now()
     updated = Registration.objects.filter(
         id=registration.id, status=Registration.Status.CONFIRMED, checked_in_at__isnull=True
     ).update(checked_in_at=now, checked_in_by=by, updated_at=now)
-    registration.refresh_from_db()
+    registration.refresh_from_db(fields=["status", "checked_in_at", "checked_in_by", "updated_at"])
     if updated:
         return registration
-    if registration.checked_in_at is not None:
-        raise ApplicationError(
-            gettext("This fan has already been checked in."),
-            code="already_checked_in",
-            status_code=status.HTTP_409_CONFLICT,
-            extra={"checked_in_at": registration.checked_in_at.isoformat()},
-        )
-    raise ApplicationError(
-        gettext("This registration is %(status)s, not confirmed.") % {"status": registration.status},
-        code="not_confirmed",
-        status_code=status.HTTP_409_CONFLICT,
-    )
+    raise _door_refusal(registration)
 
 
 # --- Priority codes -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import Session
-from tests.factories import RegistrationFactory, SessionFactory, StreamFactory, UserFactory, host_of
+from tests.factories import RegistrationFactory, SessionFactory, StreamFactory, UserFactory, host_of, organizer_of
 from tests.frontend.live_server import asgi_server, server_database_url
 from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
 
@@ -29,7 +29,10 @@ def test_the_pages_keep_the_content_security_policy(tmp_path):
     anonymous_pages = ["/", f"/sessions/{session.id}/", f"/streams/{stream.id}/", "/accounts/login/"]
     anonymous_pages += ["/accounts/signup/", "/admin/login/"]
     fan_pages = ["/sessions/mine/", f"/sessions/{session.id}/"]
-    host_pages = [f"/streams/{stream.id}/host/", f"/streams/{stream.id}/"]
+    host_pages = [f"/streams/{stream.id}/host/", f"/door/{session.id}/", f"/streams/{stream.id}/"]
+    session.hosts.add(host)
+    organizer = organizer_of(session.series.organization, username="organizer-csp")
+    organizer_pages = ["/plan/", f"/plan/{session.series_id}/"]
 
     with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -55,7 +58,7 @@ def test_the_pages_keep_the_content_security_policy(tmp_path):
         page.goto(f"{base_url}/streams/{stream.id}/")
         sync_api.expect(live).to_have_text("Live")  # the websocket got through connect-src
 
-        for user, pages in ((fan, fan_pages), (host, host_pages)):
+        for user, pages in ((fan, fan_pages), (organizer, organizer_pages), (host, host_pages)):
             page = new_page()
             page.goto(f"{base_url}/accounts/login/?next={pages[0]}")
             page.get_by_label("Username").fill(user.username)

@@ -11,7 +11,15 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from events.demo import load_demo
 from events.models import Session
-from tests.factories import CityFactory, OrganizationFactory, SessionFactory, VenueFactory, host_of, organizer_of
+from tests.factories import (
+    CityFactory,
+    OrganizationFactory,
+    RegistrationFactory,
+    SessionFactory,
+    VenueFactory,
+    host_of,
+    organizer_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +120,36 @@ def test_board_lists_conflicts_in_words_with_host_names_and_local_times():
     assert "has 1 h." in body
     local_end = later.starts_at.astimezone(SHANGHAI)
     assert f"{local_end:%H:%M}" in body
+
+
+# --- Door check-in -----------------------------------------------------------------------------
+
+
+def test_door_page_is_for_the_sessions_hosts_and_organizers():
+    organization = OrganizationFactory()
+    host = host_of(organization)
+    session = SessionFactory(series__organization=organization, hosts=[host])
+    other_host = host_of(OrganizationFactory())
+    assert client_for(host).get(f"/door/{session.id}/").status_code == 200
+    assert client_for(organizer_of(organization)).get(f"/door/{session.id}/").status_code == 200
+    assert client_for(other_host).get(f"/door/{session.id}/").status_code == 403
+    assert client_for(None).get(f"/door/{session.id}/").status_code == 302
+
+
+def test_door_page_shows_the_count_and_loads_jsqr_from_this_site_only():
+    organization = OrganizationFactory()
+    host = host_of(organization)
+    session = SessionFactory(series__organization=organization, hosts=[host])
+    RegistrationFactory(session=session)
+    body = client_for(host).get(f"/door/{session.id}/").content.decode()
+    assert "data-checked-in>0<" in body and "data-confirmed>1<" in body
+    assert 'data-jsqr-src="/static/frontend/vendor/jsqr-1.4.0/jsQR.js"' in body
+    assert "<script>" not in body and "style=" not in body
+
+
+def test_my_sessions_shows_the_short_code_grouped_for_reading():
+    registration = RegistrationFactory()
+    registration.checkin_code = "7K3M9XQ2HR4T"
+    registration.save(update_fields=["checkin_code"])
+    body = client_for(registration.fan).get("/sessions/mine/").content.decode()
+    assert "7K3M-9XQ2-HR4T" in body

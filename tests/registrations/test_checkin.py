@@ -1,7 +1,7 @@
 import pytest
 
 from registrations import services
-from registrations.models import Registration
+from registrations.models import CHECKIN_ALPHABET, Registration, checkin_code_grouped
 from tests.conftest import client_for
 from tests.factories import (
     OrganizationFactory,
@@ -55,8 +55,56 @@ def test_fans_other_hosts_and_other_organizers_may_not_check_in(session):
 
 def test_unknown_code_or_code_of_another_session_is_404(session, host):
     elsewhere = RegistrationFactory()
-    assert scan(host, session, "not-a-code").status_code == 404
-    assert scan(host, session, elsewhere.checkin_code).status_code == 404
+    unknown = scan(host, session, "not-a-code")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "not_found"
+    other = scan(host, session, elsewhere.checkin_code)
+    assert other.status_code == 404
+    assert other.json()["code"] == "not_for_this_session"
+    elsewhere.refresh_from_db()
+    assert elsewhere.checked_in_at is None
+
+
+def test_the_door_answers_name_party_and_who_checked_in_first(session, host):
+    fan = UserFactory(first_name="Mei", last_name="Lin")
+    registration = services.registration_create(session=session, fan=fan)
+    body = scan(host, session, registration.checkin_code).json()
+    assert body["registration"] == registration.id
+    assert body["fan"] == fan.id
+    assert body["fan_name"] == "Mei Lin"
+    assert body["party_size"] == 1
+    assert body["checked_in_at"]
+    again = scan(host, session, registration.checkin_code).json()
+    assert again["code"] == "already_checked_in"
+    assert again["checked_in_at"] == body["checked_in_at"]
+    assert again["checked_in_by"] == host.id
+    assert again["checked_in_by_name"] == (host.get_full_name() or host.username)
+
+
+def test_a_cancelled_registration_is_409_cancelled(session, host):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    code = registration.checkin_code
+    services.registration_cancel(registration=registration)
+    registration.refresh_from_db()
+    response = scan(host, session, registration.checkin_code)
+    assert response.status_code == 409
+    assert response.json()["code"] == "cancelled"
+    assert scan(host, session, code).json()["code"] in {"cancelled", "not_found"}
+
+
+def test_short_codes_read_aloud_are_found_grouped_lower_case_or_with_look_alikes(session, host):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    registration.checkin_code = "7K30-1MQ2HR4T".replace("-", "")
+    registration.save(update_fields=["checkin_code"])
+    typed = " 7k3o-imq2 hr4t "  # O for 0, I for 1, lower case, spaces and a dash
+    assert scan(host, session, typed).status_code == 200
+
+
+def test_old_long_codes_keep_working(session, host):
+    registration = services.registration_create(session=session, fan=UserFactory())
+    registration.checkin_code = "aB3_x-Zq9LmN0pQrStUvWx"  # a 22-character code issued before short codes
+    registration.save(update_fields=["checkin_code"])
+    assert scan(host, session, registration.checkin_code).status_code == 200
 
 
 def test_waitlisted_fan_cannot_be_checked_in(session, host):
@@ -111,4 +159,7 @@ def test_checkin_codes_are_unguessable_and_distinct(session):
     regs = [services.registration_create(session=session, fan=UserFactory()) for _ in range(5)]
     codes = {r.checkin_code for r in regs}
     assert len(codes) == 5
-    assert all(len(c) >= 22 for c in codes)  # 128 bits, url-safe base64
+    # 12 symbols of Crockford's base 32 (60 bits), none of the look-alikes I, L, O, U
+    assert all(len(c) == 12 and set(c) <= set(CHECKIN_ALPHABET) for c in codes)
+    assert not set("ILOU") & set(CHECKIN_ALPHABET)
+    assert checkin_code_grouped("7K3M9XQ2HR4T") == "7K3M-9XQ2-HR4T"

@@ -1,0 +1,102 @@
+"""The workspace's journeys in a real browser (issue 12, "How it is checked"): Debian's Chromium
+driven by Playwright against a real uvicorn server. Screenshots go to $APERTURE_SCREENSHOTS."""
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+
+from accounts.models import User
+from events.demo import DEMO_ACCOUNTS, load_demo
+from events.models import Session
+from registrations import services as registration_services
+from tests.factories import OrganizationFactory, SessionFactory, UserFactory, host_of
+from tests.frontend.live_server import asgi_server, server_database_url
+from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, _screenshot
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+DEMO_PASSWORDS = {name: account[0] for name, account in DEMO_ACCOUNTS.items()}
+
+
+def _log_in(page, base_url: str, username: str, password: str, next_path: str) -> None:
+    page.goto(f"{base_url}/accounts/login/?next={next_path}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    sync_api.expect(page).to_have_url(base_url + next_path)
+
+
+def test_the_board_shows_the_demo_month_in_local_time(tmp_path):
+    series = load_demo(today=dt.date(2026, 11, 25)).series
+    sessions = list(Session.objects.filter(series=series).order_by("starts_at"))
+    first = sessions[0]
+    local = first.starts_at.astimezone(zoneinfo.ZoneInfo(first.timezone))
+    with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(15_000)
+        _log_in(page, base_url, "organizer", DEMO_PASSWORDS["organizer"], "/")
+        page.get_by_role("link", name="Plan").click()
+        page.get_by_role("link", name=series.title_en).click()
+        expect = sync_api.expect
+        expect(page.locator(".board-row")).to_have_count(len(sessions))
+        row = page.locator(f"#session-{first.id}")
+        expect(row).to_contain_text(f"{local:%H:%M}")
+        expect(row).to_contain_text("Beijing time (UTC+8)")
+        expect(page.locator("#conflicts-title")).to_have_text("0 conflicts")
+        # Readable at 1366 px: nothing wider than the window.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        _screenshot(page, "board")
+        phone = chromium.new_context(**PHONE).new_page()
+        _log_in(phone, base_url, "organizer", DEMO_PASSWORDS["organizer"], f"/plan/{series.id}/")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        chromium.close()
+
+
+def test_a_door_scan_by_typed_code_admits_once_and_says_already_the_second_time(tmp_path):
+    organization = OrganizationFactory()
+    door_host = host_of(organization, username="door-host", first_name="Lei", last_name="Wang")
+    session = SessionFactory(series__organization=organization, hosts=[door_host], title="Longmen after dark")
+    fan = UserFactory(first_name="Mei", last_name="Lin")
+    registration = registration_services.registration_create(session=session, fan=fan)
+    typed = registration.checkin_code.lower()[:4] + " " + registration.checkin_code[4:]
+    with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_context(**PHONE).new_page()
+        page.set_default_timeout(15_000)
+        expect = sync_api.expect
+        _log_in(page, base_url, door_host.username, PASSWORD, f"/door/{session.id}/")
+        expect(page.locator("[data-checked-in]")).to_have_text("0")
+        expect(page.locator("[data-confirmed]")).to_have_text("1")
+        page.get_by_label("Or type the check-in code").fill(typed)
+        page.get_by_role("button", name="Check in", exact=True).click()
+        answer = page.locator("[data-answer]")
+        expect(answer).to_be_visible()
+        expect(answer).to_have_attribute("data-state", "ok")
+        expect(answer).to_contain_text("Admitted")
+        expect(answer).to_contain_text("Mei Lin")
+        box = answer.bounding_box()
+        assert box is not None and box["width"] >= 390 and box["height"] >= 800  # fills the screen
+        _screenshot(page, "door-admitted")
+        expect(page.locator("[data-checked-in]")).to_have_text("1")
+        page.get_by_role("button", name="Next fan").click()
+        expect(answer).to_be_hidden()
+
+        page.get_by_label("Or type the check-in code").fill(registration.checkin_code)
+        page.get_by_role("button", name="Check in", exact=True).click()
+        expect(answer).to_have_attribute("data-state", "already")
+        expect(answer).to_contain_text("Already checked in")
+        expect(answer).to_contain_text("Lei Wang")
+        _screenshot(page, "door-already")
+        chromium.close()
+    registration.refresh_from_db()
+    assert registration.checked_in_by_id == door_host.id
+    assert User.objects.get(id=fan.id).registrations.get().checked_in_at is not None
