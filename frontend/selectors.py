@@ -152,6 +152,11 @@ def stream_for_page(*, user: User | AnonymousUser, stream_id: int) -> Stream:
     return stream_selectors.streams_visible_to(user=user).select_related("session", "session__city").get(id=stream_id)
 
 
+def may_watch_stream(*, user: User | AnonymousUser, stream: Stream) -> bool:
+    """The stream's audience rule (streams.selectors.WatchRights)."""
+    return stream_selectors.may_watch(user=user, stream=stream)
+
+
 def can_watch_host_dashboard(*, user: User | AnonymousUser, stream: Stream) -> bool:
     """The host channel's rule (the stream's hosts and its organization's organizers)."""
     return stream_selectors.can_run_stream(user=user, stream=stream)

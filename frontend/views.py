@@ -20,7 +20,9 @@ from events import selectors as event_selectors
 from events.models import Session
 from frontend import selectors
 from frontend.forms import SessionFilterForm, SignupForm
+from frontend.player import Player, page_policy, player_for
 from frontend.throttles import retry_after
+from project.csp import header_name as csp_header_name
 from project.errors import ApplicationError
 from project.i18n import normalize_language
 from streams.models import Stream
@@ -192,17 +194,24 @@ def _stream_or_404(request: HttpRequest, stream_id: int) -> Stream:
 
 def stream_detail(request: HttpRequest, stream_id: int) -> HttpResponse:
     stream = _stream_or_404(request, stream_id)
+    may_watch = selectors.may_watch_stream(user=request.user, stream=stream)
+    player = player_for(stream.playback_url) if may_watch else Player("none")
     response = render(
         request,
         "frontend/stream_detail.html",
         {
             "stream": stream,
+            "session": stream.session,
+            "may_watch": may_watch,
+            "player": player,
             "figures": selectors.live_figures(stream=stream),
             "is_host": selectors.can_watch_host_dashboard(user=request.user, stream=stream),
             "ws_path": f"/ws/streams/{stream.id}/",
         },
     )
-    viewer_cookie_issue(request=request, response=response)  # who this browser is, for unique viewers
+    response[csp_header_name()] = page_policy(player)
+    if may_watch:
+        viewer_cookie_issue(request=request, response=response)  # who this browser is, for unique viewers
     return response
 
 

@@ -53,10 +53,15 @@ def docs_policy() -> str:
     )
 
 
+def header_name() -> str:
+    """A view that sets this header itself (e.g. the stream page opening its player's origins) keeps it."""
+    return "Content-Security-Policy-Report-Only" if settings.CSP_REPORT_ONLY else "Content-Security-Policy"
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.header = "Content-Security-Policy-Report-Only" if settings.CSP_REPORT_ONLY else "Content-Security-Policy"
+        self.header = header_name()
         self.site = site_policy()
         self.docs = docs_policy()
 

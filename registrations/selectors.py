@@ -120,3 +120,40 @@ def seat_figures(*, sessions: list[Session]) -> dict[int, SeatFigures]:
         )
         for s in sessions
     }
+
+
+def fan_registration_statuses(*, fan: User, session_ids: list[int] | None = None) -> dict[int, str]:
+    """Session id -> the fan's registration status there, for the sessions where the fan holds one
+    that is not cancelled (one query; streams asks it who may watch)."""
+    if not fan.is_authenticated:
+        return {}
+    qs = Registration.objects.filter(fan=fan).exclude(status=Registration.Status.CANCELLED)
+    if session_ids is not None:
+        qs = qs.filter(session_id__in=session_ids)
+    return dict(qs.values_list("session_id", "status"))
+
+
+def registered_fan_ids(*, session_id: int) -> set[int]:
+    """Fans holding a registration of the session that is not cancelled (confirmed, waitlisted, and
+    whatever else is not cancelled: entered, offered)."""
+    return set(
+        Registration.objects.filter(session_id=session_id)
+        .exclude(status=Registration.Status.CANCELLED)
+        .values_list("fan_id", flat=True)
+    )
+
+
+def registration_counts(*, session_id: int) -> dict[str, int]:
+    """Registrations of a session by status, cancelled left out."""
+    rows = (
+        Registration.objects.filter(session_id=session_id)
+        .exclude(status=Registration.Status.CANCELLED)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {status: n for status, n in rows}
+
+
+def checked_in_count(*, session_id: int) -> int:
+    return Registration.objects.filter(session_id=session_id, checked_in_at__isnull=False).count()

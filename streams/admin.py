@@ -31,6 +31,8 @@ class StreamAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin)
         "title",
         "session",
         "playback_url",
+        "audience",
+        "replay_url",
         "hosts",
         "status",
         "external_secret",
@@ -64,5 +66,7 @@ class StreamAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin)
             session=data.get("session"),
             playback_url=data.get("playback_url", ""),
             hosts=list(data.get("hosts") or []),
+            audience=data.get("audience") or "public",
+            replay_url=data.get("replay_url", ""),
             by=request.user,
         )

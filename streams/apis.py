@@ -1,3 +1,6 @@
+import csv
+import io
+
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -5,6 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -12,7 +16,12 @@ from accounts.selectors import organizations_of_organizer
 from project.errors import ApplicationError
 from streams import selectors, services
 from streams.models import Stream
-from streams.serializers import ExternalCountSerializer, StreamSerializer, StreamStatsSerializer
+from streams.serializers import (
+    ExternalCountSerializer,
+    StreamReportSerializer,
+    StreamSerializer,
+    StreamStatsSerializer,
+)
 
 _RAW_BODY = {
     "application/json": {
@@ -25,6 +34,22 @@ _RAW_BODY = {
         "required": ["platform", "concurrent", "at"],
     }
 }
+
+
+class ReportCSVRenderer(BaseRenderer):
+    """The stream report as CSV; errors (401/403/404) stay JSON."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        response = (renderer_context or {}).get("response")
+        if response is not None and response.status_code >= 400 or not isinstance(data, dict) or "curve" not in data:
+            return JSONRenderer().render(data)
+        out = io.StringIO()
+        csv.writer(out).writerows(selectors.stream_report_csv_rows(report=data))
+        return out.getvalue().encode()
 
 
 class StreamViewSet(
@@ -83,6 +108,8 @@ class StreamViewSet(
             session=data.get("session"),
             playback_url=data.get("playback_url", ""),
             hosts=data.get("hosts"),
+            audience=data.get("audience", Stream.Audience.PUBLIC),
+            replay_url=data.get("replay_url", ""),
             by=request.user,
         )
         return Response(self.get_serializer(stream).data, status=status.HTTP_201_CREATED)
@@ -148,6 +175,25 @@ class StreamViewSet(
         return Response(
             StreamStatsSerializer(selectors.stream_stats(stream=stream, with_platforms=with_platforms)).data
         )
+
+    @extend_schema(
+        responses={200: StreamReportSerializer, (200, "text/csv"): OpenApiTypes.STR},
+        parameters=[
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="csv: the CSV export")
+        ],
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ReportCSVRenderer])
+    def report(self, request: Request, pk=None) -> Response:
+        """After-show report (the stream's hosts and organizers): peak and when, average and median
+        concurrent, views, unique viewers, average watch time, the audience curve, the share of
+        registered fans who watched, per platform. Figures so far while live (`final: false`);
+        stored when the stream ends and never changed after (`final: true`). `?format=csv` (or
+        `Accept: text/csv`): the same as CSV (columns section, at, platform, metric, value)."""
+        stream = self._runnable()
+        response = Response(StreamReportSerializer(selectors.stream_report(stream=stream)).data)
+        if request.accepted_renderer.format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="stream-{stream.id}-report.csv"'
+        return response
 
     @extend_schema(
         request=_RAW_BODY,

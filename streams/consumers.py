@@ -8,6 +8,8 @@ that socket only.
 
 ``/ws/streams/<id>/host/``: the stream's hosts and its organization's organizers (others are closed
 with 4403); the same messages plus ``unique_viewers`` and ``platforms`` (per-platform concurrent).
+A viewer outside the stream's audience (``registered`` or ``confirmed``: streams.selectors.WatchRights)
+is closed with 4403 too, before being counted.
 
 A viewer is identified (for unique viewers and total views) by user id when signed in, else by the
 signed browser id the stream pages hand out in a cookie, else by the session, else by the address
@@ -136,8 +138,8 @@ class ViewerConsumer(AsyncWebsocketConsumer):
         if access is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        if self.host and not access.can_run:
-            await self.close(code=CLOSE_FORBIDDEN)
+        if (self.host and not access.can_run) or not access.may_watch:
+            await self.close(code=CLOSE_FORBIDDEN)  # not a host, or outside the stream's audience
             return
         self.conn = get_hub().join(
             stream_id=stream_id,

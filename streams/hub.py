@@ -71,6 +71,7 @@ class LocalStream:
     figures: Figures | None = None
     shown_peak: int = 0
     reported: bool = False  # has a non-zero count of ours been written to the backend
+    watchers: set[int] = field(default_factory=set)  # signed-in viewers of the live stream, to save once
 
     @property
     def ended(self) -> bool:
@@ -121,6 +122,8 @@ class Hub:
             if local.refs[viewer_key] == 0:
                 if len(local.arrivals) < MAX_PENDING_ARRIVALS:
                     local.arrivals.append(viewer_key)
+                if local.status == "live":
+                    _note_watcher(local, viewer_key)
             local.refs[viewer_key] += 1
         if local.figures is not None:
             self._offer(conn, local)
@@ -265,6 +268,7 @@ class Hub:
         for local in self.streams.values():
             if local.ended:
                 self._push(local, at)
+        await self._save_watchers()
         # Forget streams with no sockets left once their zero has been written.
         for stream_id in [sid for sid, lo in self.streams.items() if not (lo.viewers or lo.hosts or lo.frozen)]:
             local = self.streams[stream_id]
@@ -289,7 +293,16 @@ class Hub:
                 local.refs.clear()
                 local.arrivals.clear()
                 local.departures.clear()
+            if status == "live" and local.status != "live":
+                for key in local.refs:
+                    _note_watcher(local, key)
             local.status = status
+
+    async def _save_watchers(self) -> None:
+        for stream_id, local in list(self.streams.items()):
+            if local.watchers:
+                user_ids, local.watchers = local.watchers, set()
+                await _record_watchers(stream_id=stream_id, user_ids=user_ids)
 
     # --- pushing -------------------------------------------------------------------------------
     def _push(self, local: LocalStream, at: Any) -> None:
@@ -393,6 +406,17 @@ def _load_meta(stream_ids: list[int]) -> dict[int, tuple[str, Floors]]:
 @database_sync_to_async
 def _record(*, stream_id: int, figures: Figures, at: Any) -> None:
     services.stream_record_figures(stream_id=stream_id, figures=figures, at=at)
+
+
+@database_sync_to_async
+def _record_watchers(*, stream_id: int, user_ids: set[int]) -> None:
+    services.stream_watchers_add(stream_id=stream_id, user_ids=user_ids)
+
+
+def _note_watcher(local: LocalStream, viewer_key: str) -> None:
+    """Signed-in viewers' keys are ``u<user id>`` (streams.viewer_ids); others are not saved."""
+    if viewer_key.startswith("u") and viewer_key[1:].isdigit() and len(local.watchers) < MAX_PENDING_ARRIVALS:
+        local.watchers.add(int(viewer_key[1:]))
 
 
 _hub: Hub | None = None

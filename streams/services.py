@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -23,12 +23,13 @@ from accounts.selectors import is_organizer_of
 from events.models import Session
 from project.api import AwareDateTimeField
 from project.errors import ApplicationError
-from streams.models import ExternalCount, Stream, ViewerSample, new_stream_secret
+from streams import selectors
+from streams.models import ExternalCount, Stream, StreamReport, StreamWatcher, ViewerSample, new_stream_secret
 from streams.presence import Figures, Floors, PresenceUnavailable, get_backend
 from streams.selectors import can_run_stream
 
 # What an organizer edits; status, times, figures and the secret have services of their own.
-STREAM_FIELDS = ("title", "session", "playback_url", "hosts")
+STREAM_FIELDS = ("title", "session", "playback_url", "hosts", "audience", "replay_url")
 
 
 def _ensure_organizer(by: User | None, organization_id: int) -> None:
@@ -82,6 +83,8 @@ def stream_create(
     session: Session | None = None,
     playback_url: str = "",
     hosts: list[User] | None = None,
+    audience: str = Stream.Audience.PUBLIC,
+    replay_url: str = "",
     by: User | None,
 ) -> Stream:
     """Plan a stream of ``organization``, which ``by`` must organize; its session and hosts must be
@@ -92,7 +95,12 @@ def stream_create(
     try:
         with transaction.atomic():
             stream = Stream.objects.create(
-                organization=organization, session=session, title=title, playback_url=playback_url
+                organization=organization,
+                session=session,
+                title=title,
+                playback_url=playback_url,
+                audience=audience,
+                replay_url=replay_url,
             )
     except IntegrityError as exc:  # two organizers attaching a stream to the same session at once
         raise ApplicationError(
@@ -103,12 +111,12 @@ def stream_create(
     return stream
 
 
-_EDITABLE = ("title", "session", "playback_url")
+_EDITABLE = ("title", "session", "playback_url", "audience", "replay_url")
 
 
 @transaction.atomic
 def stream_update(*, stream: Stream, data: dict[str, Any], by: User | None) -> Stream:
-    """Edit title, session, playback URL and hosts; status only moves through start/end, and the
+    """Edit title, session, playback URL, audience, replay URL and hosts; status only moves through start/end, and the
     organization never changes (whatever else ``data`` holds)."""
     stream = Stream.objects.select_for_update().select_related("organization").get(id=stream.id)
     _ensure_organizer(by, stream.organization_id)
@@ -176,6 +184,8 @@ def stream_end(*, stream: Stream, by: User | None = None) -> Stream:
     except PresenceUnavailable:
         figures = None  # keep the figures saved by the last sample
     if figures is not None:
+        if figures.peak > locked.peak:
+            locked.peak_at = now
         locked.peak = max(locked.peak, figures.peak)
         locked.total_views = max(locked.total_views, figures.total_views)
         locked.unique_viewers = max(locked.unique_viewers, figures.unique_viewers)
@@ -184,7 +194,12 @@ def stream_end(*, stream: Stream, by: User | None = None) -> Stream:
     locked.last_concurrent = 0
     locked.status = Stream.Status.ENDED
     locked.ended_at = now
-    locked.save(update_fields=["peak", "total_views", "unique_viewers", "last_concurrent", "status", "ended_at"])
+    locked.save(
+        update_fields=["peak", "peak_at", "total_views", "unique_viewers", "last_concurrent", "status", "ended_at"]
+    )
+    # The after-show report, computed once from what was saved and kept: final, and a restart or a late
+    # sample cannot change it (samples of an ended stream are refused above and in stream_record_figures).
+    StreamReport.objects.create(stream=locked, figures=selectors.stream_report_figures(stream=locked))
     return locked
 
 
@@ -208,6 +223,7 @@ def stream_record_figures(*, stream_id: int, figures: Figures, at: dt.datetime) 
         Stream.objects.filter(id=stream_id)
         .exclude(status=Stream.Status.ENDED)
         .update(
+            peak_at=Case(When(peak__lt=peak, then=Value(at)), default=F("peak_at")),
             peak=Greatest(F("peak"), peak),
             total_views=Greatest(F("total_views"), figures.total_views),
             unique_viewers=Greatest(F("unique_viewers"), figures.unique_viewers),
@@ -220,6 +236,17 @@ def stream_record_figures(*, stream_id: int, figures: Figures, at: dt.datetime) 
         )
 
 
+def stream_watchers_add(*, stream_id: int, user_ids: set[int]) -> None:
+    """Signed-in viewers who had the stream open while it was live (called by the hub once per new
+    viewer, not per connect); for the report's share of registered fans who watched."""
+    if not user_ids or not Stream.objects.filter(id=stream_id, status=Stream.Status.LIVE).exists():
+        return
+    StreamWatcher.objects.bulk_create(
+        [StreamWatcher(stream_id=stream_id, user_id=user_id) for user_id in sorted(user_ids)],
+        ignore_conflicts=True,
+    )
+
+
 # --- External platforms -----------------------------------------------------------------------
 
 
@@ -228,8 +255,26 @@ class ExternalCountInput(serializers.Serializer):
         r"^[a-z0-9][a-z0-9_.-]{0,59}$",
         help_text="Lower-case platform name, e.g. douyin, bilibili, weibo ('web' is ours).",
     )
-    concurrent = serializers.IntegerField(min_value=0, max_value=1_000_000_000)
+    metric = serializers.ChoiceField(
+        choices=ExternalCount.Metric.choices,
+        default=ExternalCount.Metric.CONCURRENT,
+        help_text="What the figure is: concurrent viewers (added to ours), cumulative views or the "
+        "platform's popularity score (shown apart, never added).",
+    )
+    concurrent = serializers.IntegerField(
+        min_value=0, max_value=1_000_000_000_000, required=False, help_text="The figure (any metric)."
+    )
+    value = serializers.IntegerField(
+        min_value=0, max_value=1_000_000_000_000, required=False, help_text="The figure, for views and popularity."
+    )
     at = AwareDateTimeField(help_text="When the platform measured it (ISO 8601 with offset).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        figure = attrs.get("value", attrs.get("concurrent"))
+        if figure is None:
+            raise serializers.ValidationError({"concurrent": [_("Give the figure as concurrent or value.")]})
+        attrs["figure"] = figure
+        return attrs
 
     def validate_platform(self, value: str) -> str:
         if value == "web":
@@ -289,17 +334,20 @@ def external_count_record(*, stream_id: int, body: bytes, signature: str | None)
             },
         )
     record = _external_count_store(
-        stream=stream, platform=data["platform"], concurrent=data["concurrent"], at=data["at"]
+        stream=stream, platform=data["platform"], metric=data["metric"], figure=data["figure"], at=data["at"]
     )
     return record
 
 
 @transaction.atomic
-def _external_count_store(*, stream: Stream, platform: str, concurrent: int, at: dt.datetime) -> ExternalCount:
+def _external_count_store(*, stream: Stream, platform: str, metric: str, figure: int, at: dt.datetime) -> ExternalCount:
+    """Only concurrent figures reach the live count; views and popularity are kept for the dashboard
+    and the report, labelled, and never added to ours."""
     locked = _locked(stream)
     if locked.status == Stream.Status.ENDED:
         raise ApplicationError(_("The stream has ended."), code="ended", status_code=409)
-    record = ExternalCount.objects.select_for_update().filter(stream=locked, platform=platform).first()
+    concurrent = figure
+    record = ExternalCount.objects.select_for_update().filter(stream=locked, platform=platform, metric=metric).first()
     if record is not None and at <= record.at:
         raise ApplicationError(
             _("Replayed or out-of-order report: 'at' must be later than the last accepted one."),
@@ -307,12 +355,17 @@ def _external_count_store(*, stream: Stream, platform: str, concurrent: int, at:
             status_code=409,
         )
     if record is None:
-        record = ExternalCount.objects.create(stream=locked, platform=platform, concurrent=concurrent, at=at)
+        record = ExternalCount.objects.create(
+            stream=locked, platform=platform, metric=metric, concurrent=figure, highest=figure, at=at
+        )
     else:
-        record.concurrent = concurrent
+        record.concurrent = figure
+        record.highest = max(record.highest, figure)
         record.at = at
-        record.save(update_fields=["concurrent", "at", "received_at"])
+        record.save(update_fields=["concurrent", "highest", "at", "received_at"])
     stream_id = locked.id
+    if metric != ExternalCount.Metric.CONCURRENT:
+        return record
 
     def publish() -> None:
         try:

@@ -174,7 +174,7 @@ def test_stream_page_count_rises_when_a_second_viewer_connects(tmp_path):
         first.set_default_timeout(15_000)
         first.goto(f"{base_url}/streams/{stream.id}/")
         count = first.locator('[data-field="concurrent"]')
-        expect(first.locator("[data-conn]")).to_have_text("Live")
+        expect(first.locator("[data-conn]")).to_have_text("Connected")
         expect(count).to_have_attribute("data-value", "1")
 
         second = chromium.new_context().new_page()
@@ -191,7 +191,7 @@ def test_stream_page_count_rises_when_a_second_viewer_connects(tmp_path):
         dashboard.get_by_label("Password").fill(PASSWORD)
         dashboard.get_by_role("button", name="Log in").click()
         expect(dashboard).to_have_url(f"{base_url}/streams/{stream.id}/host/")
-        expect(dashboard.locator("[data-conn]")).to_have_text("Live")
+        expect(dashboard.locator("[data-conn]")).to_have_text("Connected")
         expect(dashboard.locator('[data-field="concurrent"]')).to_have_attribute("data-value", "2")
         expect(dashboard.locator('[data-field="unique_viewers"]')).to_have_attribute("data-value", "2")
         expect(dashboard.locator("[data-chart] polyline")).to_have_attribute("points", re.compile(r"\d+(\.\d+)?,\d"))
@@ -220,7 +220,7 @@ def test_stream_page_marks_the_count_stale_and_reconnects_after_a_server_restart
         count = page.locator('[data-field="concurrent"]')
         with asgi_server(database_url, shared) as base_url:
             page.goto(f"{base_url}/streams/{stream.id}/")
-            expect(conn).to_have_text("Live")
+            expect(conn).to_have_text("Connected")
             expect(count).to_have_attribute("data-value", "1")
         port = int(base_url.rsplit(":", 1)[1])
 
@@ -228,7 +228,7 @@ def test_stream_page_marks_the_count_stale_and_reconnects_after_a_server_restart
         expect(page.locator("[data-live]")).to_have_attribute("data-state", "stale")
 
         with asgi_server(database_url, shared, port=port):
-            expect(conn).to_have_text("Live")  # backoff retries reach the new server
+            expect(conn).to_have_text("Connected")  # backoff retries reach the new server
             expect(count).to_have_attribute("data-value", "1")
         chromium.close()
 

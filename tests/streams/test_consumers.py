@@ -438,3 +438,35 @@ def test_browsers_with_their_signed_ids_are_distinct_viewers_behind_one_address(
             await communicator.disconnect()
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("audience", "seat", "allowed"),
+    [("confirmed", None, False), ("confirmed", "waitlisted", False), ("confirmed", "confirmed", True),
+     ("registered", "waitlisted", True)],
+)  # fmt: skip
+def test_viewer_socket_follows_the_streams_audience_and_a_refused_fan_is_never_counted(stream, audience, seat, allowed):
+    from registrations.models import Registration
+    from streams.models import Stream
+    from streams.selectors import stream_figures
+    from tests.factories import RegistrationFactory
+
+    Stream.objects.filter(id=stream.id).update(audience=audience, status="live")
+    fan = UserFactory()
+    if seat is not None:
+        RegistrationFactory(session=stream.session, fan=fan, status=getattr(Registration.Status, seat.upper()))
+    fan_path, anonymous_path = path(stream.id, user=fan), path(stream.id)
+
+    async def scenario():
+        anonymous = await connect(anonymous_path, address="203.0.113.8")
+        assert await closed_with(anonymous) == 4403
+        socket = await connect(fan_path)
+        if allowed:
+            await next_figures(socket, until=lambda m: m["concurrent"] == 1)
+            await socket.disconnect()
+        else:
+            assert await closed_with(socket) == 4403
+
+    run(scenario)
+    stream.refresh_from_db()
+    assert stream_figures(stream=stream).total_views == (1 if allowed else 0)

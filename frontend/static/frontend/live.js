@@ -20,6 +20,8 @@
   var pgettext = window.pgettext || function (_context, text) { return text; };
   var PAGE_LANG = document.documentElement.lang || undefined;
   var LIVE = pgettext("stream status", "Live");
+  /* The socket's state, not the stream's: "Live" here once made a scheduled stream look started. */
+  var CONNECTED = _("Connected");
   /* The stream statuses as the server names them (streams.models.Stream.Status), in the page's language. */
   var STATUS_NAMES = { scheduled: _("Scheduled"), live: LIVE, ended: _("Ended") };
   var OWN_PLATFORM = "web";
@@ -90,7 +92,7 @@
     this.socket = socket;
     socket.onopen = function () {
       self.attempts = 0;
-      self.setConn(LIVE, "live");
+      self.setConn(CONNECTED, "live");
       self.heartbeat = window.setInterval(function () {
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "heartbeat" }));
       }, HEARTBEAT_MS);
@@ -109,7 +111,12 @@
       self.socket = null;
       if (event.code === 4403) {
         self.stopped = true;
-        self.setConn(_("Not allowed: this dashboard is for the stream's hosts and organizers."), "denied");
+        self.setConn(
+          self.host
+            ? _("Not allowed: this dashboard is for the stream's hosts and organizers.")
+            : _("Not allowed: this stream is for the session's fans."),
+          "denied"
+        );
         return;
       }
       if (event.code === 4404) {
@@ -156,6 +163,7 @@
       });
     }
     if (typeof message.status === "string") {
+      document.dispatchEvent(new CustomEvent("aperture:stream-status", { detail: { status: message.status } }));
       document.querySelectorAll("[data-stream-status]").forEach(function (badge) {
         if (badge.dataset.streamStatus === message.status) return;
         badge.dataset.streamStatus = message.status;
@@ -164,7 +172,7 @@
       });
     }
     if (message.stale) this.setConn(_("The live count is stale: the server lost its connection to the counter."), "stale");
-    else this.setConn(LIVE, "live");
+    else this.setConn(CONNECTED, "live");
     if (this.host) {
       var platforms = message.platforms || message.external;
       if (platforms) this.showPlatforms(platforms);

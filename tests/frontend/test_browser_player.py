@@ -1,0 +1,195 @@
+"""The stream page plays the stream: a short HLS stream that ffmpeg makes and a local HTTP server
+(another origin, as a CDN would be) serves; the page switches from scheduled to live when the host
+starts the stream and to the replay when it ends; a confirmed-only stream refuses a fan without a seat."""
+
+import datetime as dt
+import functools
+import http.server
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from registrations.models import Registration
+from streams.models import Stream
+from tests.factories import RegistrationFactory, StreamFactory, UserFactory
+from tests.frontend.live_server import asgi_server, server_database_url
+from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+
+FFMPEG = shutil.which("ffmpeg")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def make_hls(folder: Path, seconds: int = 8) -> Path:
+    """A test pattern with a tone, H.264 + AAC in 1-second MPEG-TS segments, as an HLS playlist."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(  # noqa: S603 - fixed arguments, ffmpeg from the system
+        [FFMPEG or "ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
+        + ["-f", "lavfi", "-i", f"testsrc=size=320x180:rate=25:duration={seconds}"]
+        + ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+        + ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-shortest"]
+        + ["-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod"]
+        + ["-hls_segment_filename", str(folder / "seg%03d.ts"), str(folder / "index.m3u8")],
+        check=True,
+        timeout=120,
+    )
+    return folder / "index.m3u8"
+
+
+class _CorsHandler(http.server.SimpleHTTPRequestHandler):
+    """Like a CDN: any origin may fetch the playlist and segments (hls.js fetches them)."""
+
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".m3u8": "application/vnd.apple.mpegurl",
+        ".ts": "video/mp2t",
+    }
+
+    def end_headers(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@contextmanager
+def media_server(folder: Path) -> Iterator[str]:
+    handler = functools.partial(_CorsHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _playing_seconds(page) -> float:
+    return page.eval_on_selector("[data-video]", "video => video.currentTime")
+
+
+# Chromium plays HLS natively today; "hls.js" makes the page believe it cannot, as Firefox and older
+# Chromium do, so the vendored library plays it (over Media Source Extensions).
+HIDE_NATIVE_HLS = """
+const canPlayType = HTMLMediaElement.prototype.canPlayType;
+HTMLMediaElement.prototype.canPlayType = function (type) {
+  return /mpegurl/i.test(type) ? "" : canPlayType.call(this, type);
+};
+"""
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="needs ffmpeg (apt-get install ffmpeg)")
+@pytest.mark.parametrize("playback", ["native", "hls.js"])
+def test_stream_page_counts_down_then_plays_the_hls_stream_when_the_host_starts_it_and_shows_the_replay(
+    tmp_path, playback
+):
+    make_hls(tmp_path / "hls")
+    host = UserFactory(username="host")
+    with media_server(tmp_path / "hls") as media:
+        stream = StreamFactory(
+            playback_url=f"{media}/index.m3u8",
+            replay_url="https://replay.example.com/grotto",
+            hosts=[host],
+            session__starts_at=timezone.now() + dt.timedelta(days=2, hours=3),
+            session__ends_at=timezone.now() + dt.timedelta(days=2, hours=5),
+        )
+        database_url = server_database_url(tmp_path)
+        with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            expect = sync_api.expect
+            page = chromium.new_page(locale="en-US")
+            page.set_default_timeout(20_000)
+            if playback == "hls.js":
+                page.add_init_script(HIDE_NATIVE_HLS)
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.goto(f"{base_url}/streams/{stream.id}/")
+            expect(page.locator("[data-conn]")).to_have_text("Connected")
+            expect(page.locator('[data-panel="scheduled"]')).to_be_visible()
+            expect(page.locator("[data-countdown]")).to_have_text(re.compile(r"^Starts in 2 days \d\d:\d\d:\d\d$"))
+            expect(page.locator('[data-panel="live"]')).to_be_hidden()
+
+            api = playwright.request.new_context(base_url=base_url)
+            token = api.post("/api/auth/token/", data={"username": "host", "password": PASSWORD}).json()["token"]
+            headers = {"Authorization": f"Token {token}"}
+            assert api.post(f"/api/streams/{stream.id}/start/", headers=headers).status == 200
+
+            expect(page.locator('[data-panel="live"]')).to_be_visible()  # switched by itself
+            expect(page.locator("[data-stream-status]")).to_have_text("Live")
+            page.wait_for_function(
+                "() => { const v = document.querySelector('[data-video]'); return v && v.currentTime > 1; }",
+                timeout=30_000,
+            )
+            assert page.eval_on_selector("[data-video]", "video => video.videoWidth") == 320
+            uses_library = page.eval_on_selector("[data-video]", "video => video.src.startsWith('blob:')")
+            assert uses_library == (playback == "hls.js")  # hls.js feeds the element a MediaSource blob
+            assert not [e for e in errors if "Content Security Policy" in e], errors
+
+            assert api.post(f"/api/streams/{stream.id}/end/", headers=headers).status == 200
+            expect(page.locator('[data-panel="ended"]')).to_be_visible()
+            expect(page.locator("[data-replay] a")).to_have_attribute("href", "https://replay.example.com/grotto")
+            assert page.eval_on_selector("[data-video]", "video => video.paused")
+            chromium.close()
+
+
+def test_confirmed_only_stream_refuses_a_fan_without_a_seat_and_plays_for_a_confirmed_fan(tmp_path):
+    stream = StreamFactory(
+        status="live", started_at=timezone.now(), audience=Stream.Audience.CONFIRMED,
+        playback_url="https://live.example.com/play/grotto.m3u8",
+    )  # fmt: skip
+    waitlisted = UserFactory(username="waitlisted")
+    RegistrationFactory(session=stream.session, fan=waitlisted, status=Registration.Status.WAITLISTED)
+    confirmed = UserFactory(username="confirmed")
+    RegistrationFactory(session=stream.session, fan=confirmed, status=Registration.Status.CONFIRMED)
+    database_url = server_database_url(tmp_path)
+
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        expect = sync_api.expect
+        for username, allowed in (("waitlisted", False), ("confirmed", True)):
+            page = chromium.new_context(locale="en-US").new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"{base_url}/accounts/login/?next=/streams/{stream.id}/")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page).to_have_url(f"{base_url}/streams/{stream.id}/")
+            api = page.evaluate(f"() => fetch('/api/streams/{stream.id}/').then(r => r.json())")
+            # The socket as the page's script would open it, with this fan's session cookie.
+            close_code = page.evaluate(
+                """(path) => new Promise((resolve) => {
+                    const ws = new WebSocket(`ws://${location.host}${path}`);
+                    ws.onmessage = () => { ws.close(1000); resolve("open"); };
+                    ws.onclose = (event) => resolve(event.code);
+                })""",
+                f"/ws/streams/{stream.id}/",
+            )
+            if allowed:
+                expect(page.locator('[data-panel="live"] video')).to_have_count(1)
+                assert api["can_watch"] is True and api["playback_url"].endswith("grotto.m3u8")
+                assert close_code == "open"
+            else:
+                expect(page.locator('[data-panel="denied"]')).to_contain_text(
+                    "This stream is for fans with a confirmed seat."
+                )
+                expect(page.locator("video")).to_have_count(0)
+                assert api["can_watch"] is False and api["playback_url"] is None
+                assert close_code == 4403
+            page.context.close()
+        chromium.close()
