@@ -31,10 +31,11 @@ messages: install
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## The product: migrate, load the demo program, serve HTTP + websockets over ASGI on SQLite.
+## The product: migrate, load the demo program, serve HTTP + websockets over ASGI on SQLite, with a
+## background-job worker beside it (notices, reminders); Ctrl-C stops both (project/serve.py).
 demo: migrate
 	$(BIN)/python manage.py load_demo
-	$(BIN)/uvicorn project.asgi:application --host $(HOST) --port $(PORT) --lifespan on --ws-per-message-deflate false
+	$(BIN)/python -m project.serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite (SQLite and the in-memory backends unless DATABASE_URL / REDIS_URL are set).
 test: install

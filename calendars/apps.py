@@ -7,5 +7,8 @@ class CalendarsConfig(AppConfig):
 
     def ready(self) -> None:
         from calendars import signals
+        from calendars.selectors import calendar_links
+        from project import hooks
 
         signals.connect()
+        hooks.session_links.register(calendar_links)

@@ -3,10 +3,8 @@ import zoneinfo
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from calendars.selectors import calendar_links
-from calendars.serializers import CalendarLinksSerializer
 from events.models import City, Series, Session, Venue
-from project import content
+from project import content, hooks
 from project.api import AwareDateTimeField, TimeZoneField
 
 MAX_SEATS = 1_000_000  # well inside a 32-bit column; no room holds more
@@ -121,6 +119,14 @@ class SeriesSerializer(TranslatedMixin, serializers.ModelSerializer):
         extra_kwargs = {"organization": {"required": False}, "slug": {"required": False}}
 
 
+class CalendarLinksSerializer(serializers.Serializer):
+    """The shape of ``calendar_links`` (filled in by the calendars room through ``hooks.session_links``)."""
+
+    google = serializers.URLField(help_text="Google Calendar 'add event' link (times in UTC).")
+    outlook = serializers.URLField(help_text="Outlook on the web 'add event' link (times in UTC).")
+    ics = serializers.URLField(help_text="This session as an .ics file.")
+
+
 class SessionSerializer(TranslatedMixin, LocalTimeMixin, serializers.ModelSerializer):
     starts_at = LocalDateTimeField()
     ends_at = LocalDateTimeField()
@@ -183,7 +189,8 @@ class SessionSerializer(TranslatedMixin, LocalTimeMixin, serializers.ModelSerial
 
     @extend_schema_field(CalendarLinksSerializer)
     def get_calendar_links(self, session: Session) -> dict[str, str]:
-        return calendar_links(session)
+        # Computed by the calendars room (a higher one), which registers the provider.
+        return hooks.session_links(session)
 
 
 # --- input: what organizers send (the services check the business rules) ------------------------

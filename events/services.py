@@ -21,12 +21,12 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, Organization, User
 from accounts.selectors import is_organizer_of
-from events import conflicts, notifications
+from events import conflicts
 from events.models import City, Series, Session, Venue
+from project import hooks
 from project.api import known_timezones
 from project.content import translation_fields
 from project.errors import ApplicationError
-from registrations.services import waitlist_fill
 
 MAX_SESSION_LENGTH = dt.timedelta(hours=24)
 MAX_PLAN_ROWS = 1000
@@ -543,9 +543,10 @@ def session_create(*, series: Series, data: Mapping[str, Any], by: User | None =
 def session_update(*, session: Session, data: Mapping[str, Any], by: User | None = None) -> Session:
     """Edit, reschedule (time, venue) or resize a session; returns the updated session.
 
-    Registrations are kept. A new time or place bumps ``sequence`` and tells every confirmed and
-    waitlisted fan by email after commit. Capacity is changed under the session row lock: it cannot go
-    below the confirmed seats, and a raise promotes waitlisted fans in the same transaction.
+    Registrations are kept. A new time or place bumps ``sequence`` and is announced
+    (``hooks.session_moved``: every confirmed and waitlisted fan gets a notice from the outbox).
+    Capacity is changed under the session row lock: it cannot go below the confirmed seats, and a raise
+    promotes waitlisted fans in the same transaction (``hooks.session_capacity_raised``).
     """
     locked = Session.objects.select_for_update(of=("self",)).select_related("series").get(pk=session.pk)
     _ensure_organizer(by, locked.series.organization_id)
@@ -585,7 +586,7 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
         "starts_at": locked.starts_at,
         "ends_at": locked.ends_at,
         "timezone": locked.timezone,
-        "place": notifications.place_of(locked),
+        "place": (locked.venue, locked.city),
     }
     host_ids = clean.pop("hosts")
     hosts_changed = sorted(host_ids) != sorted(current["hosts"])
@@ -607,10 +608,10 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
         if not changed:
             locked.save(update_fields=["updated_at"])
     if capacity_raised:
-        # Promoted fans are emailed after commit by the registrations app.
-        waitlist_fill(session=locked)
+        # registrations promotes waitlisted fans into the new seats (and notices tells them).
+        hooks.session_capacity_raised.send(session=locked)
     if moved:
-        notifications.notify_fans_on_commit(session=locked, change=notifications.RESCHEDULED, previous=before)
+        hooks.session_moved.send(session=locked, previous=before)
     return locked
 
 
@@ -651,8 +652,9 @@ def session_publish(*, session: Session, by: User | None = None) -> Session:
 @transaction.atomic
 def session_cancel(*, session: Session, reason: str, by: User | None = None) -> Session:
     """Cancel, keeping every registration (fans keep their history and check-in codes stay void with
-    the session). Bumps ``sequence`` so calendars show STATUS:CANCELLED, and emails every confirmed and
-    waitlisted fan after commit. Cancelling a cancelled session changes nothing and mails no one."""
+    the session). Bumps ``sequence`` so calendars show STATUS:CANCELLED, and announces it
+    (``hooks.session_cancelled``: every confirmed and waitlisted fan gets a notice from the outbox).
+    Cancelling a cancelled session changes nothing and tells no one."""
     locked = Session.objects.select_for_update(of=("self",)).select_related("series").get(pk=session.pk)
     _ensure_organizer(by, locked.series.organization_id)
     reason = (reason or "").strip()
@@ -664,7 +666,7 @@ def session_cancel(*, session: Session, reason: str, by: User | None = None) -> 
     locked.cancel_reason = reason
     locked.sequence += 1
     locked.save(update_fields=["status", "cancel_reason", "sequence", "updated_at"])
-    notifications.notify_fans_on_commit(session=locked, change=notifications.CANCELLED)
+    hooks.session_cancelled.send(session=locked)
     return locked
 
 
@@ -835,7 +837,7 @@ def series_publish(*, series: Series, by: User | None = None) -> list[Session]:
 @transaction.atomic
 def series_cancel(*, series: Series, reason: str, by: User | None = None) -> list[Session]:
     """Cancel every session of the series that is not cancelled yet (each as ``session_cancel``:
-    registrations kept, sequence bumped, fans emailed after commit)."""
+    registrations kept, sequence bumped, fans told through the outbox)."""
     _ensure_organizer(by, series.organization_id)
     if not (reason or "").strip():
         raise _invalid({"reason": [_("Tell the fans why (it goes into their email).")]})

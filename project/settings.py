@@ -62,11 +62,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "events",
     "registrations",
     "streams",
     "calendars",
+    "notices",
     "frontend",
 ]
 
@@ -228,6 +231,19 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Aperture <noreply@aperture.local>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)  # seconds; a hung mail server must not hold a job forever
+
+# --- Background jobs (project/jobs.py, notices/) ------------------------------------------------
+# django-tasks with its database backend: a job row commits with the change that enqueued it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A job started longer ago than this and not finished belongs to a worker that died: it is made
+# ready again (and a notice left "sending" that long is sent again). Longer than any one job runs.
+JOBS_STALE_SECONDS = env_float("JOBS_STALE_SECONDS", 300)
+# Failed jobs and failed deliveries are retried after base, 2 x base, 4 x base ... up to max.
+JOBS_RETRY_BASE_SECONDS = env_float("JOBS_RETRY_BASE_SECONDS", 30)
+JOBS_RETRY_MAX_SECONDS = env_float("JOBS_RETRY_MAX_SECONDS", 3600)
+# Notices emailed per delivery job (one SMTP connection each).
+NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 50)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

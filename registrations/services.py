@@ -16,11 +16,9 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Subquery
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 from rest_framework import status
 
@@ -28,10 +26,9 @@ from accounts.models import Organization, User
 from accounts.selectors import is_organizer_of
 from events.models import Series, Session
 from events.selectors import sessions_visible_to
-from project import content, formats
+from project import hooks
 from project.db import prepared_cursor
 from project.errors import ApplicationError
-from project.i18n import recipient_language
 from registrations.models import PriorityCode, Registration, checkin_code_candidates, new_checkin_code
 
 logger = logging.getLogger(__name__)
@@ -375,44 +372,12 @@ def registration_cancel(*, registration: Registration) -> Registration:
     return registration
 
 
-def _promotion_email(registration: Registration) -> EmailMessage:
-    """The email of a fan promoted from the waitlist, in the fan's language."""
-    session = registration.session
-    with translation.override(recipient_language(registration.fan)):
-        title = content.translated(session, "title")
-        when = formats.when_in_zone(session.starts_at, session.timezone, end=session.ends_at, year=True)
-        body = "\n".join(
-            [
-                gettext("Hello %(username)s,") % {"username": registration.fan.username},
-                "",
-                gettext(
-                    "A seat opened up and you moved from the waitlist to a confirmed seat for %(title)s (%(when)s)."
-                )
-                % {"title": title, "when": when},
-                "",
-                gettext("Your check-in code: %(code)s") % {"code": registration.checkin_code},
-                gettext("Your sessions: %(url)s") % {"url": f"{settings.SITE_URL}/sessions/mine/"},
-                "",
-            ]
-        )
-        return EmailMessage(
-            subject=gettext("You're in: %(title)s") % {"title": title}, body=body, to=[registration.fan.email]
-        )
-
-
-def _send_promotion_emails(registration_ids: list[int]) -> None:
-    promoted = Registration.objects.filter(id__in=registration_ids).select_related("session", "session__series", "fan")
-    messages = [_promotion_email(r) for r in promoted if r.fan.email]
-    if messages:
-        get_connection().send_messages(messages)
-
-
 @transaction.atomic
 def waitlist_fill(*, session: Session) -> list[Registration]:
     """Promote the first waitlisted fans into free seats and close the gaps in the waitlist.
 
     Call while holding the session row lock (``select_for_update``) with ``session`` fresh from it.
-    Returns the promoted registrations; they are told by email after commit.
+    Returns the promoted registrations; ``hooks.seats_given`` announces them (notices tells them).
     """
     free = session.capacity - session.confirmed_count
     if free <= 0 or session.waitlist_count == 0:
@@ -438,8 +403,7 @@ def waitlist_fill(*, session: Session) -> list[Registration]:
     for registration in promoted:
         registration.status = Registration.Status.CONFIRMED
         registration.waitlist_position = None
-    ids = [r.id for r in promoted]
-    transaction.on_commit(lambda: _send_promotion_emails(ids), robust=True)
+    hooks.seats_given.send(session=session, registrations=promoted)
     return promoted
 
 

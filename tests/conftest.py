@@ -102,3 +102,12 @@ def token_client(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
+
+
+@pytest.fixture
+def run_jobs(db):
+    """Runs the background jobs that are due, now, through the framework's worker
+    (``project.jobs.run_due``); a failed job fails the test. Returns how many ran."""
+    from project.jobs import run_due
+
+    return run_due

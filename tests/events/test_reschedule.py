@@ -37,14 +37,14 @@ def booked(series, hall):
 
 
 def test_moving_the_time_keeps_registrations_bumps_sequence_and_emails_every_active_fan(
-    booked, organizer, mailoutbox, django_capture_on_commit_callbacks
+    booked, organizer, mailoutbox, run_jobs
 ):
     regs = register(booked, confirmed=2, waitlisted=1, cancelled=1)
     new_start = booked.starts_at + dt.timedelta(days=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        moved = services.session_update(
-            session=booked, data={"starts_at": new_start, "ends_at": new_start + dt.timedelta(hours=2)}, by=organizer
-        )
+    moved = services.session_update(
+        session=booked, data={"starts_at": new_start, "ends_at": new_start + dt.timedelta(hours=2)}, by=organizer
+    )
+    run_jobs()
     assert moved.sequence == 1
     assert Registration.objects.filter(session=booked).count() == 4
     assert sorted(m.to[0] for m in mailoutbox) == sorted(r.fan.email for r in regs[:3])
@@ -58,12 +58,10 @@ def test_moving_the_time_keeps_registrations_bumps_sequence_and_emails_every_act
     assert "waitlist" in waitlisted_mail.body
 
 
-def test_moving_the_venue_bumps_sequence_and_names_the_new_place(
-    booked, gallery, organizer, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_moving_the_venue_bumps_sequence_and_names_the_new_place(booked, gallery, organizer, mailoutbox, run_jobs):
     register(booked, confirmed=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        moved = services.session_update(session=booked, data={"venue": gallery}, by=organizer)
+    moved = services.session_update(session=booked, data={"venue": gallery}, by=organizer)
+    run_jobs()
     assert moved.sequence == 1
     assert moved.city_id == gallery.city_id
     assert len(mailoutbox) == 1
@@ -84,30 +82,29 @@ def test_update_saves_only_changed_fields_and_updated_at(booked, organizer):
     assert booked.updated_at > before
 
 
-def test_a_change_that_is_rolled_back_emails_nobody(booked, organizer, mailoutbox, django_capture_on_commit_callbacks):
+def test_a_change_that_is_rolled_back_emails_nobody(booked, organizer, mailoutbox, run_jobs):
     register(booked, confirmed=1)
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError):
         services.session_update(
             session=booked, data={"starts_at": booked.starts_at + dt.timedelta(hours=1), "capacity": 0}, by=organizer
         )
+    run_jobs()
     assert mailoutbox == []
     booked.refresh_from_db()
     assert booked.sequence == 0
 
 
-def test_editing_the_title_emails_nobody(booked, organizer, mailoutbox, django_capture_on_commit_callbacks):
+def test_editing_the_title_emails_nobody(booked, organizer, mailoutbox, run_jobs):
     register(booked, confirmed=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.session_update(session=booked, data={"title": "Moonrise"}, by=organizer)
+    services.session_update(session=booked, data={"title": "Moonrise"}, by=organizer)
+    run_jobs()
     assert mailoutbox == []
 
 
-def test_cancel_keeps_registrations_bumps_sequence_and_emails_the_reason(
-    booked, organizer, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_cancel_keeps_registrations_bumps_sequence_and_emails_the_reason(booked, organizer, mailoutbox, run_jobs):
     register(booked, confirmed=2, waitlisted=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        cancelled = services.session_cancel(session=booked, reason="Typhoon warning", by=organizer)
+    cancelled = services.session_cancel(session=booked, reason="Typhoon warning", by=organizer)
+    run_jobs()
     assert cancelled.status == Session.Status.CANCELLED
     assert cancelled.sequence == 1
     assert cancelled.cancel_reason == "Typhoon warning"
@@ -116,20 +113,20 @@ def test_cancel_keeps_registrations_bumps_sequence_and_emails_the_reason(
     assert all("Typhoon warning" in m.body and m.subject.startswith("Cancelled") for m in mailoutbox)
 
 
-def test_cancelling_twice_mails_once(booked, organizer, mailoutbox, django_capture_on_commit_callbacks):
+def test_cancelling_twice_mails_once(booked, organizer, mailoutbox, run_jobs):
     register(booked, confirmed=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.session_cancel(session=booked, reason="Rain", by=organizer)
-        again = services.session_cancel(session=booked, reason="Rain", by=organizer)
+    services.session_cancel(session=booked, reason="Rain", by=organizer)
+    again = services.session_cancel(session=booked, reason="Rain", by=organizer)
+    run_jobs()
     assert again.sequence == 1
     assert len(mailoutbox) == 1
 
 
-def test_fans_without_email_are_skipped(booked, organizer, mailoutbox, django_capture_on_commit_callbacks):
+def test_fans_without_email_are_skipped(booked, organizer, mailoutbox, run_jobs):
     RegistrationFactory(session=booked, fan=UserFactory(email=""))
     Session.objects.filter(id=booked.id).update(confirmed_count=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.session_cancel(session=booked, reason="Rain", by=organizer)
+    services.session_cancel(session=booked, reason="Rain", by=organizer)
+    run_jobs()
     assert mailoutbox == []
 
 
@@ -160,12 +157,10 @@ def test_raising_capacity_promotes_waitlisted_fans_in_order(booked, organizer):
     assert resized.sequence == 0
 
 
-def test_fans_promoted_by_a_capacity_raise_are_emailed_after_commit(
-    booked, organizer, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_fans_promoted_by_a_capacity_raise_are_emailed_after_commit(booked, organizer, mailoutbox, run_jobs):
     regs = register(booked, confirmed=2, waitlisted=2)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.session_update(session=booked, data={"capacity": 3}, by=organizer)
+    services.session_update(session=booked, data={"capacity": 3}, by=organizer)
+    run_jobs()
     assert [m.to for m in mailoutbox] == [[regs[2].fan.email]]
 
 

@@ -206,7 +206,7 @@ def test_a_fans_private_feed_follows_the_fans_language(api_client):
 # --- emails --------------------------------------------------------------------------------------
 
 
-def test_each_fan_is_emailed_in_their_own_language(mailoutbox, django_capture_on_commit_callbacks):
+def test_each_fan_is_emailed_in_their_own_language(mailoutbox, run_jobs):
     session = SessionFactory(title="星轨", title_en="Star trails", capacity=5)
     organizer = organizer_of(session.series.organization)
     chinese = RegistrationFactory(session=session, fan=UserFactory(language="zh-hans")).fan
@@ -214,10 +214,10 @@ def test_each_fan_is_emailed_in_their_own_language(mailoutbox, django_capture_on
     Session.objects.filter(id=session.id).update(confirmed_count=2)
     session.refresh_from_db()
     new_start = session.starts_at + dt.timedelta(days=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        event_services.session_update(
-            session=session, data={"starts_at": new_start, "ends_at": new_start + dt.timedelta(hours=2)}, by=organizer
-        )
+    event_services.session_update(
+        session=session, data={"starts_at": new_start, "ends_at": new_start + dt.timedelta(hours=2)}, by=organizer
+    )
+    run_jobs()
     mail = {m.to[0]: m for m in mailoutbox}
     assert mail[chinese.email].subject == "时间或地点有变：星轨"
     assert "你的报名保持不变：已报名成功。" in mail[chinese.email].body
@@ -226,7 +226,7 @@ def test_each_fan_is_emailed_in_their_own_language(mailoutbox, django_capture_on
     assert "Beijing time (UTC+8)" in mail[english.email].body
 
 
-def test_a_promoted_fan_is_told_in_their_language(mailoutbox, django_capture_on_commit_callbacks):
+def test_a_promoted_fan_is_told_in_their_language(mailoutbox, run_jobs):
     from registrations import services as registration_services
 
     session = SessionFactory(title="星轨", title_en="Star trails", capacity=1, confirmed_count=1, waitlist_count=1)
@@ -237,8 +237,8 @@ def test_a_promoted_fan_is_told_in_their_language(mailoutbox, django_capture_on_
         status=Registration.Status.WAITLISTED,
         waitlist_position=1,
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        registration_services.registration_cancel(registration=leaving)
+    registration_services.registration_cancel(registration=leaving)
+    run_jobs()
     (message,) = [m for m in mailoutbox if m.to == [waiting.fan.email]]
     assert message.subject == "候补成功：星轨"
     assert waiting.checkin_code in message.body

@@ -85,9 +85,7 @@ def _shoot(series):
     return series.sessions.filter(kind="night_shoot").order_by("starts_at").first()
 
 
-def test_admin_reschedule_goes_through_the_planning_services(
-    demo_organizer_client, settings, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_admin_reschedule_goes_through_the_planning_services(demo_organizer_client, settings, mailoutbox, run_jobs):
     from tests.factories import RegistrationFactory
 
     settings.TIME_ZONE = "Asia/Shanghai"
@@ -95,12 +93,12 @@ def test_admin_reschedule_goes_through_the_planning_services(
     shoot = _shoot(series)
     RegistrationFactory(session=shoot)
     later = (shoot.starts_at + dt.timedelta(minutes=30)).astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            f"/admin/events/session/{shoot.id}/change/",
-            _session_form(shoot, starts_at_1=later.strftime("%H:%M:%S")),
-            follow=True,
-        )
+    response = client.post(
+        f"/admin/events/session/{shoot.id}/change/",
+        _session_form(shoot, starts_at_1=later.strftime("%H:%M:%S")),
+        follow=True,
+    )
+    run_jobs()
     assert response.status_code == 200
     shoot.refresh_from_db()
     assert shoot.sequence == 1
@@ -131,9 +129,7 @@ def test_admin_shows_a_conflict_as_a_form_error_and_saves_nothing(demo_organizer
     assert second.sequence == 0
 
 
-def test_admin_cancel_action_asks_for_a_reason_then_cancels(
-    demo_organizer_client, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_admin_cancel_action_asks_for_a_reason_then_cancels(demo_organizer_client, mailoutbox, run_jobs):
     from tests.factories import RegistrationFactory
 
     client, series = demo_organizer_client
@@ -142,8 +138,8 @@ def test_admin_cancel_action_asks_for_a_reason_then_cancels(
     payload = {"action": "cancel_sessions", "_selected_action": [shoot.id]}
     asked = client.post("/admin/events/session/", payload)
     assert asked.status_code == 200 and b"reason" in asked.content
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post("/admin/events/session/", {**payload, "reason": "Typhoon warning"})
+    client.post("/admin/events/session/", {**payload, "reason": "Typhoon warning"})
+    run_jobs()
     shoot.refresh_from_db()
     assert shoot.status == "cancelled"
     assert shoot.cancel_reason == "Typhoon warning"

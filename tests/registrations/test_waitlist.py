@@ -1,8 +1,10 @@
 import pytest
 from django.core import mail
 from django.db import transaction
+from django_tasks_db.models import DBTaskResult
 
 from events.models import Session
+from notices.models import Notice
 from registrations import services
 from registrations.models import Registration
 from tests.conftest import client_for
@@ -24,11 +26,11 @@ def positions(session):
     )
 
 
-def test_cancel_promotes_first_waitlisted_fan_and_tells_them(django_capture_on_commit_callbacks):
+def test_cancel_promotes_first_waitlisted_fan_and_tells_them(run_jobs):
     session = SessionFactory(capacity=2)
     regs = fill(session, 5)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(regs[0].fan).delete(f"/api/registrations/{regs[0].id}/")
+    response = client_for(regs[0].fan).delete(f"/api/registrations/{regs[0].id}/")
+    run_jobs()
     assert response.status_code == 204
     regs[2].refresh_from_db()
     assert regs[2].status == Registration.Status.CONFIRMED
@@ -41,15 +43,19 @@ def test_cancel_promotes_first_waitlisted_fan_and_tells_them(django_capture_on_c
     assert regs[2].checkin_code in mail.outbox[0].body
 
 
-def test_no_email_when_the_promoting_transaction_rolls_back(django_capture_on_commit_callbacks):
+def test_a_promotion_that_rolls_back_queues_no_notice_and_no_job(run_jobs):
     session = SessionFactory(capacity=1)
     fill(session, 2)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with pytest.raises(RuntimeError), transaction.atomic():
         locked = Session.objects.select_for_update().get(id=session.id)
         Session.objects.filter(id=session.id).update(capacity=2)
         locked.refresh_from_db()
-        services.waitlist_fill(session=locked)
-    assert len(callbacks) == 1  # queued for after commit, not sent inside the transaction
+        assert len(services.waitlist_fill(session=locked)) == 1
+        assert Notice.objects.count() == 1 and DBTaskResult.objects.count() == 1  # written in the transaction
+        raise RuntimeError("rolled back")
+    assert Notice.objects.count() == 0
+    assert DBTaskResult.objects.count() == 0
+    assert run_jobs() == 0
     assert mail.outbox == []
 
 
@@ -62,15 +68,16 @@ def test_waitlisted_fan_leaving_closes_the_gap():
     assert (session.confirmed_count, session.waitlist_count) == (1, 2)
 
 
-def test_raising_capacity_promotes_the_first_waitlisted_fans(django_capture_on_commit_callbacks):
+def test_raising_capacity_promotes_the_first_waitlisted_fans(run_jobs):
     """What the planning side does when an organizer raises capacity: lock, raise, fill."""
     session = SessionFactory(capacity=1)
     regs = fill(session, 4)
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+    with transaction.atomic():
         locked = Session.objects.select_for_update().get(id=session.id)
         locked.capacity = 3
         locked.save(update_fields=["capacity"])
         promoted = services.waitlist_fill(session=locked)
+    run_jobs()
     assert [r.id for r in promoted] == [regs[1].id, regs[2].id]
     assert positions(session) == [(regs[3].fan.username, 1)]
     session.refresh_from_db()

@@ -1,0 +1,109 @@
+"""The texts of notices, composed inside the transaction of the change (so they describe exactly
+what was committed), each in its recipient's language (``project.i18n.recipient_language``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from events.models import City, Session, Venue
+from project import content, formats
+from registrations.models import Registration
+
+
+@dataclass(frozen=True)
+class Text:
+    subject: str
+    body: str
+
+
+def when(session: Session) -> str:
+    """``12月3日 周四 19:00–21:00 北京时间（UTC+8）`` / ``Thu 3 Dec 2026, 19:00–21:00 Beijing time (UTC+8)``."""
+    return formats.when_in_zone(session.starts_at, session.timezone, end=session.ends_at, year=True)
+
+
+def where(venue: Venue | None, city: City) -> str:
+    city_name = content.city_label(city)
+    if venue is None:
+        return _("%(city)s (online)") % {"city": city_name}
+    return ", ".join(part for part in (content.translated(venue, "name"), venue.address, city_name) if part)
+
+
+def calendar_url(session: Session) -> str:
+    return f"{settings.SITE_URL}/api/sessions/{session.id}/calendar.ics"
+
+
+def _letter(*, username: str, lines: list[str], status: str, session: Session) -> str:
+    return "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": username},
+            "",
+            *lines,
+            "",
+            status,
+            "",
+            _("Calendar: %(url)s") % {"url": calendar_url(session)},
+        ]
+    )
+
+
+def cancelled(*, session: Session, registration: Registration) -> Text:
+    """Call with the recipient's language active."""
+    title = content.translated(session, "title")
+    series = content.translated(session.series, "title")
+    lines = [
+        _("“%(title)s” (%(series)s) has been cancelled.") % {"title": title, "series": series},
+        "",
+        _("It was planned for %(when)s at %(where)s.")
+        % {"when": when(session), "where": where(session.venue, session.city)},
+    ]
+    if session.cancel_reason:
+        lines += ["", _("Reason: %(reason)s") % {"reason": session.cancel_reason}]
+    body = _letter(
+        username=registration.fan.username, lines=lines, status=_("We are sorry for the trouble."), session=session
+    )
+    return Text(subject=_("Cancelled: %(title)s") % {"title": title}, body=body)
+
+
+def moved(*, session: Session, registration: Registration, previous: dict[str, Any] | None) -> Text:
+    """Call with the recipient's language active. ``previous``: see ``project.hooks.session_moved``."""
+    title = content.translated(session, "title")
+    series = content.translated(session.series, "title")
+    lines = [
+        _("“%(title)s” (%(series)s) has changed. The new details:") % {"title": title, "series": series},
+        "",
+        _("When: %(when)s") % {"when": when(session)},
+        _("Where: %(where)s") % {"where": where(session.venue, session.city)},
+    ]
+    if previous:
+        was = formats.when_in_zone(previous["starts_at"], previous["timezone"], end=previous["ends_at"], year=True)
+        lines += ["", _("(Before: %(when)s, %(where)s.)") % {"when": was, "where": where(*previous["place"])}]
+    if registration.status == Registration.Status.CONFIRMED:
+        status = _("Your registration is kept: you are confirmed.")
+    else:
+        status = _("Your registration is kept: you are on the waitlist (position %(position)s).") % {
+            "position": registration.waitlist_position
+        }
+    body = _letter(username=registration.fan.username, lines=lines, status=status, session=session)
+    return Text(subject=_("New time or place: %(title)s") % {"title": title}, body=body)
+
+
+def promoted(*, session: Session, registration: Registration) -> Text:
+    """A fan moved from the waitlist to a confirmed seat. Call with the recipient's language active."""
+    title = content.translated(session, "title")
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": registration.fan.username},
+            "",
+            _("A seat opened up and you moved from the waitlist to a confirmed seat for %(title)s (%(when)s).")
+            % {"title": title, "when": when(session)},
+            "",
+            _("Your check-in code: %(code)s") % {"code": registration.checkin_code},
+            _("Your sessions: %(url)s") % {"url": f"{settings.SITE_URL}/sessions/mine/"},
+            "",
+        ]
+    )
+    return Text(subject=_("You're in: %(title)s") % {"title": title}, body=body)

@@ -1,0 +1,57 @@
+"""What the notices room does when lower rooms announce a change (``project.hooks``); every
+handler runs inside the announcing transaction, so its notices and jobs commit with the change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from events.models import Session
+from notices import compose
+from notices.models import Notice
+from notices.services import Outgoing, compose_for, notices_queue
+from project import hooks
+from registrations.models import Registration
+from registrations.selectors import active_registrations_of_session
+
+
+def _to_active_fans(session: Session, kind: str, text: Any) -> list[Notice]:
+    """One notice per confirmed or waitlisted fan, in the fan's language. Fans without an email
+    address get it on the site only."""
+    outgoing = []
+    for registration in active_registrations_of_session(session=session).order_by("id"):
+        _language, subject, body = compose_for(registration.fan, lambda r=registration: _pair(text(r)))
+        outgoing.append(Outgoing(recipient=registration.fan, subject=subject, body=body))
+    return notices_queue(kind=kind, outgoing=outgoing, session=session)
+
+
+def _pair(text: compose.Text) -> tuple[str, str]:
+    return text.subject, text.body
+
+
+def on_session_moved(*, session: Session, previous: dict[str, Any] | None = None) -> None:
+    _to_active_fans(
+        session, Notice.Kind.MOVED, lambda r: compose.moved(session=session, registration=r, previous=previous)
+    )
+
+
+def on_session_cancelled(*, session: Session) -> None:
+    _to_active_fans(session, Notice.Kind.CANCELLED, lambda r: compose.cancelled(session=session, registration=r))
+
+
+def on_seats_given(*, session: Session, registrations: Sequence[Registration]) -> None:
+    outgoing = []
+    for registration in Registration.objects.filter(id__in=[r.id for r in registrations]).select_related(
+        "fan", "session", "session__series"
+    ):
+        _language, subject, body = compose_for(
+            registration.fan, lambda r=registration: _pair(compose.promoted(session=r.session, registration=r))
+        )
+        outgoing.append(Outgoing(recipient=registration.fan, subject=subject, body=body))
+    notices_queue(kind=Notice.Kind.PROMOTED, outgoing=outgoing, session=session)
+
+
+def connect() -> None:
+    hooks.session_moved.connect(on_session_moved)
+    hooks.session_cancelled.connect(on_session_cancelled)
+    hooks.seats_given.connect(on_seats_given)

@@ -1,0 +1,80 @@
+"""The outbox: one ``Notice`` per recipient, written in the same transaction as the change that
+causes it, delivered by email afterwards by a background job (``notices.delivery``), and listed on
+the site (``GET /api/me/notifications/``).
+
+Delivery states (``delivery``):
+``queued`` -> ``sending`` (claimed by a worker; ``sending_since``) -> ``sent``;
+``sending`` -> ``failed`` (the error kept in ``last_error``; retried at ``next_attempt_at``) ->
+``sending`` ...; ``skipped``: no email to send (no address, or the fan turned that kind off).
+A worker that dies between sending and recording leaves ``sending``: after ``JOBS_STALE_SECONDS``
+another worker sends it again and counts it in ``resends`` (at most one extra copy per crash).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Notice(models.Model):
+    class Kind(models.TextChoices):
+        MOVED = "moved", _("Session moved")
+        CANCELLED = "cancelled", _("Session cancelled")
+        PROMOTED = "promoted", _("Seat confirmed from the waitlist")
+        OFFERED = "offered", _("Seat offered")
+        DRAWN = "drawn", _("Draw result")
+        REMINDER = "reminder", _("Reminder")
+        STARTING = "starting", _("Starting now")
+        MESSAGE = "message", _("Message from the organizer")
+        ACCOUNT = "account", _("Account")
+
+    class Delivery(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed (will be retried)")
+        SKIPPED = "skipped", _("Not emailed")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notices"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    session = models.ForeignKey(
+        "events.Session",
+        verbose_name=_("session"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notices",
+    )
+    email = models.EmailField(_("email address"), blank=True)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    # Makes a notice that must exist once (a reminder for one time of one session) idempotent.
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200, null=True, blank=True, unique=True)
+    delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.QUEUED)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    resends = models.PositiveIntegerField(_("resends after a crash"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    sending_since = models.DateTimeField(_("sending since"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notice_recipient_recent"),
+            models.Index(
+                fields=["delivery"],
+                name="notice_undelivered",
+                condition=Q(delivery__in=["queued", "sending", "failed"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} -> {self.recipient_id}: {self.subject}"

@@ -1,0 +1,95 @@
+"""Writes of the notices room: queue notices into the outbox (in the caller's transaction) and
+mark them read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+
+from accounts.models import User
+from events.models import Session
+from notices.models import Notice
+from project import jobs
+from project.i18n import recipient_language
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One notice to write: its recipient and its texts (already in the recipient's language)."""
+
+    recipient: User
+    subject: str
+    body: str
+    dedupe_key: str | None = None
+
+
+def email_wanted(*, recipient: User, kind: str) -> bool:
+    """Whether ``recipient`` gets this kind by email. Notices about a fan's own seat are always
+    sent (API.md, "Notices"); the kinds a fan may turn off come with piece 4's preferences."""
+    return bool(recipient.email)
+
+
+def compose_for(recipient: User, compose: Callable[[], tuple[str, str]]) -> tuple[str, str, str]:
+    """Run ``compose`` in ``recipient``'s language; returns (language, subject, body)."""
+    language = recipient_language(recipient)
+    with translation.override(language):
+        subject, body = compose()
+    return language, subject, body
+
+
+@transaction.atomic
+def notices_queue(
+    *, kind: str, outgoing: Iterable[Outgoing], session: Session | None = None, **extra: object
+) -> list[Notice]:
+    """Write ``outgoing`` into the outbox and enqueue their delivery, in the caller's transaction:
+    a rolled-back change leaves neither a notice nor a job. Returns the notices written."""
+    rows = [
+        Notice(
+            recipient=item.recipient,
+            kind=kind,
+            subject=item.subject[:300],
+            body=item.body,
+            session=session,
+            email=item.recipient.email,
+            language=recipient_language(item.recipient),
+            dedupe_key=item.dedupe_key,
+            delivery=(
+                Notice.Delivery.QUEUED if email_wanted(recipient=item.recipient, kind=kind) else Notice.Delivery.SKIPPED
+            ),
+            **extra,
+        )
+        for item in outgoing
+    ]
+    if not rows:
+        return []
+    created = Notice.objects.bulk_create(rows, batch_size=1000)
+    to_send = [notice.id for notice in created if notice.delivery == Notice.Delivery.QUEUED]
+    deliveries_enqueue(notice_ids=to_send)
+    return created
+
+
+def deliveries_enqueue(*, notice_ids: Sequence[int], run_after: dt.datetime | None = None) -> int:
+    """Enqueue delivery jobs of ``NOTICE_BATCH_SIZE`` notices each (in the caller's transaction).
+    Returns how many jobs."""
+    from notices.tasks import deliver_notices
+
+    size = settings.NOTICE_BATCH_SIZE
+    batches = [list(notice_ids[start : start + size]) for start in range(0, len(notice_ids), size)]
+    for batch in batches:
+        jobs.enqueue(deliver_notices, batch, run_after=run_after)
+    return len(batches)
+
+
+@transaction.atomic
+def notices_mark_read(*, user: User, ids: Sequence[int] | None = None) -> int:
+    """Mark ``user``'s notices read (all of them when ``ids`` is None); returns how many changed.
+    Ids of other people's notices are ignored."""
+    unread = Notice.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(id__in=list(ids))
+    return unread.update(read_at=timezone.now())
