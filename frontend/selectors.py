@@ -157,6 +157,15 @@ def may_watch_stream(*, user: User | AnonymousUser, stream: Stream) -> bool:
     return stream_selectors.may_watch(user=user, stream=stream)
 
 
+def stream_seat_figures(*, stream: Stream) -> dict[str, int]:
+    """Registered fans and check-ins of the stream's session (the host dashboard's first row)."""
+    return stream_selectors.seat_figures(stream=stream)
+
+
+def stream_external_figures(*, stream: Stream) -> list[dict]:
+    return stream_selectors.external_figures(stream=stream)
+
+
 def can_watch_host_dashboard(*, user: User | AnonymousUser, stream: Stream) -> bool:
     """The host channel's rule (the stream's hosts and its organization's organizers)."""
     return stream_selectors.can_run_stream(user=user, stream=stream)

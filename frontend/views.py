@@ -227,6 +227,8 @@ def stream_host(request: HttpRequest, stream_id: int) -> HttpResponse:
         {
             "stream": stream,
             "figures": selectors.live_figures(stream=stream),
+            "seats": selectors.stream_seat_figures(stream=stream),
+            "external": selectors.stream_external_figures(stream=stream),
             "ws_path": f"/ws/streams/{stream.id}/host/",
         },
     )

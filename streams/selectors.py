@@ -165,7 +165,30 @@ def stream_stats(*, stream: Stream, with_platforms: bool) -> dict[str, Any]:
     }
     if with_platforms:
         stats["platforms"] = figures.platforms
+        stats["external"] = external_figures(stream=stream)
+        stats.update(seat_figures(stream=stream))
     return stats
+
+
+def external_figures(*, stream: Stream) -> list[dict[str, Any]]:
+    """Every platform's last figure, labelled by metric (only concurrent ones are in ``concurrent``)."""
+    return [
+        {"platform": platform, "metric": metric, "value": value, "at": at}
+        for platform, metric, value, at in ExternalCount.objects.filter(stream=stream)
+        .order_by("platform", "metric")
+        .values_list("platform", "metric", "concurrent", "at")
+    ]
+
+
+def seat_figures(*, stream: Stream) -> dict[str, int]:
+    """The session's registered fans (not cancelled) and check-ins, beside the live audience."""
+    if stream.session_id is None:
+        return {"registered": 0, "checked_in": 0}
+    counts = registration_selectors.registration_counts(session_id=stream.session_id)
+    return {
+        "registered": sum(counts.values()),
+        "checked_in": registration_selectors.checked_in_count(session_id=stream.session_id),
+    }
 
 
 def _watch_seconds(samples: list[tuple[Any, int, int]]) -> float:

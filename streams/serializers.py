@@ -89,6 +89,13 @@ class StreamSerializer(serializers.ModelSerializer):
         return None
 
 
+class ExternalFigureSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    metric = serializers.ChoiceField(choices=["concurrent", "views", "popularity"])
+    value = serializers.IntegerField()
+    at = serializers.DateTimeField()
+
+
 class StreamStatsSerializer(serializers.Serializer):
     class TimelinePoint(serializers.Serializer):
         at = serializers.DateTimeField()
@@ -105,6 +112,18 @@ class StreamStatsSerializer(serializers.Serializer):
         child=serializers.IntegerField(),
         required=False,
         help_text="Per-platform concurrent ('web' = this site); hosts and organizers only.",
+    )
+    external = ExternalFigureSerializer(
+        many=True,
+        required=False,
+        help_text="Every platform's last figure by metric (views and popularity are never in concurrent); "
+        "hosts and organizers only.",
+    )
+    registered = serializers.IntegerField(
+        required=False, help_text="The session's registrations that are not cancelled; hosts and organizers only."
+    )
+    checked_in = serializers.IntegerField(
+        required=False, help_text="Checked in at the door; hosts and organizers only."
     )
 
 

@@ -17,10 +17,10 @@ import pytest
 from django.utils import timezone
 
 from registrations.models import Registration
-from streams.models import Stream
+from streams.models import ExternalCount, Stream
 from tests.factories import RegistrationFactory, StreamFactory, UserFactory
 from tests.frontend.live_server import asgi_server, server_database_url
-from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, _screenshot
 
 FFMPEG = shutil.which("ffmpeg")
 
@@ -192,4 +192,50 @@ def test_confirmed_only_stream_refuses_a_fan_without_a_seat_and_plays_for_a_conf
                 assert api["can_watch"] is False and api["playback_url"] is None
                 assert close_code == 4403
             page.context.close()
+        chromium.close()
+
+
+def test_host_dashboard_on_a_phone_shows_seats_beside_the_audience_axes_and_platforms_by_metric(tmp_path):
+    host = UserFactory(username="host")
+    stream = StreamFactory(status="live", started_at=timezone.now(), hosts=[host])
+    for status in ("confirmed", "confirmed", "waitlisted", "cancelled"):
+        RegistrationFactory(session=stream.session, status=status)
+    first = Registration.objects.filter(session=stream.session, status="confirmed").order_by("id").first()
+    Registration.objects.filter(id=first.id).update(checked_in_at=timezone.now())
+    ExternalCount.objects.create(stream=stream, platform="weibo", metric="views", concurrent=4_900_000,
+                                 highest=4_900_000, at=timezone.now())  # fmt: skip
+    database_url = server_database_url(tmp_path)
+
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        expect = sync_api.expect
+        viewer = chromium.new_context(locale="en-US").new_page()
+        viewer.goto(f"{base_url}/streams/{stream.id}/")
+        phone = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True)
+        page = phone.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{base_url}/accounts/login/?next=/streams/{stream.id}/host/")
+        page.get_by_label("Username").fill("host")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator('[data-field="registered"]')).to_have_text("3")
+        expect(page.locator('[data-field="checked_in"]')).to_have_text("1")
+        expect(page.locator('[data-field="concurrent"]')).to_have_attribute("data-value", "1")
+        labels = page.locator("[data-chart] .axis text")
+        expect(labels.filter(has_text=re.compile(r"^\d\d:\d\d(:\d\d)?$")).first).to_be_visible()
+        expect(page.locator("[data-chart] .axis-title").first).to_have_text(re.compile(r"Time \(.+\)"))
+        expect(page.locator("[data-chart] .axis-title").last).to_have_text("Viewers")
+        expect(page.locator("[data-chart] polyline")).to_have_attribute("points", re.compile(r"\d+(\.\d+)?,\d"))
+        # Readable on a phone: labels are drawn at the chart's real size, and nothing overflows the page.
+        heights = page.eval_on_selector_all(
+            "[data-chart] .axis text", "ts => ts.map(t => t.getBoundingClientRect().height)"
+        )
+        assert min(heights) >= 10, heights
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        table = page.locator("[data-platforms]")
+        expect(table).to_contain_text("Cumulative views")
+        expect(table.locator("tr", has_text="weibo")).to_contain_text("No: not viewers now")
+        expect(table.locator("tr", has_text="This site")).to_contain_text("Concurrent viewers")
+        expect(page.locator('[data-field="concurrent"]')).to_have_attribute("data-value", "1")  # views not added
+        _screenshot(page, "host-dashboard-phone")
         chromium.close()

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import Session
+from registrations.models import Registration
 from streams import services
 from streams.models import Stream, StreamReport, StreamWatcher, ViewerSample
 from streams.presence import Figures
@@ -193,3 +194,13 @@ def test_ended_stream_figures_survive_a_restart(stream, host):
     reset_backend()  # a restart: the live store is empty, the report is in the database
     report = client_for(host).get(f"/api/streams/{stream.id}/report/").json()
     assert report["final"] is True and report["peak"] == 7
+
+
+def test_hosts_stats_put_registered_and_checked_in_beside_the_audience(stream, host, fan):
+    _fan_with(stream, "confirmed")
+    _fan_with(stream, "waitlisted")
+    _fan_with(stream, "cancelled")
+    Registration.objects.filter(session=stream.session, status="confirmed").update(checked_in_at=timezone.now())
+    stats = client_for(host).get(f"/api/streams/{stream.id}/stats/").json()
+    assert (stats["registered"], stats["checked_in"], stats["external"]) == (2, 1, [])
+    assert "registered" not in client_for(fan).get(f"/api/streams/{stream.id}/stats/").json()

@@ -11,7 +11,9 @@
   var HEARTBEAT_MS = 20000;
   var BACKOFF_MIN_MS = 1000;
   var BACKOFF_MAX_MS = 30000;
-  var CHART_POINTS = 180;
+  var CHART_POINTS = 720;
+  var STATS_MS = 15000;
+  var CHART_REDRAW_MS = 5000;
 
   var _ = window.gettext || function (text) { return text; };
   var fmt = window.interpolate || function (text, values) {
@@ -49,7 +51,9 @@
     this.path = root.dataset.wsPath;
     this.host = root.hasAttribute("data-host");
     this.conn = root.querySelector("[data-conn]");
-    this.chart = root.querySelector("[data-chart] polyline");
+    this.chart = root.querySelector("[data-chart]");
+    this.external = null;
+    this.live = null;
     this.points = [];
     this.attempts = 0;
     this.socket = null;
@@ -180,25 +184,39 @@
     }
   };
 
+  var METRIC_NAMES = {
+    concurrent: _("Concurrent viewers"),
+    views: _("Cumulative views"),
+    popularity: _("Popularity score"),
+  };
+
+  /* One row per platform and metric: this site, then what the other platforms report. Concurrent
+     figures come live over the socket; views and popularity (never added to ours) from the stats. */
   LiveFigures.prototype.showPlatforms = function (platforms) {
+    if (platforms) this.live = platformRows(platforms);
     var body = this.root.querySelector("[data-platforms]");
     if (!body) return;
-    var rows = platformRows(platforms);
+    var live = {};
+    (this.live || []).forEach(function (row) { live[row[0]] = row[1]; });
+    var rows = [[OWN_PLATFORM, "concurrent", live[OWN_PLATFORM] || 0]];
+    var seen = {};
+    (this.external || []).forEach(function (record) {
+      var value = record.metric === "concurrent" && live[record.platform] !== undefined ? live[record.platform] : record.value;
+      if (record.metric === "concurrent") seen[record.platform] = true;
+      rows.push([record.platform, record.metric, value]);
+    });
+    Object.keys(live).forEach(function (name) {
+      if (name !== OWN_PLATFORM && !seen[name]) rows.push([name, "concurrent", live[name]]);
+    });
     body.textContent = "";
-    if (!rows.length) {
-      var empty = body.insertRow();
-      var cell = empty.insertCell();
-      cell.colSpan = 2;
-      cell.className = "muted";
-      cell.textContent = _("Only this site so far.");
-      return;
-    }
     rows.forEach(function (row) {
       var tr = body.insertRow();
       tr.insertCell().textContent = row[0] === OWN_PLATFORM ? _("This site") : row[0];
+      tr.insertCell().textContent = METRIC_NAMES[row[1]] || row[1];
       var count = tr.insertCell();
       count.className = "num";
-      count.textContent = formatNumber(row[1]);
+      count.textContent = formatNumber(row[2]);
+      tr.insertCell().textContent = row[1] === "concurrent" ? _("Yes") : _("No: not viewers now");
     });
   };
 
@@ -209,38 +227,120 @@
     this.draw();
   };
 
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function svgNode(parent, name, attributes, text) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attributes).forEach(function (key) { node.setAttribute(key, attributes[key]); });
+    if (text !== undefined) node.textContent = text;
+    parent.appendChild(node);
+    return node;
+  }
+
+  /* Seconds on the time axis only when the chart spans a few minutes. */
+  function clockOptions(span, zone) {
+    var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (span < 5 * 60000) options.second = "2-digit";
+    if (zone) options.timeZone = zone;
+    return options;
+  }
+
+  /* 1, 2, 5 x 10^k at or above the value: round count labels. */
+  function niceCeiling(value) {
+    if (value <= 4) return 4;
+    var power = Math.pow(10, Math.floor(Math.log10(value)));
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i += 1) {
+      if (steps[i] * power >= value) return steps[i] * power;
+    }
+    return 10 * power;
+  }
+
+  /* Time and count axes drawn at the chart's real size (so labels stay readable on a phone);
+     times in the venue's zone, numbers in the page's language. */
   LiveFigures.prototype.draw = function () {
+    var svg = this.chart;
+    if (!svg) return;
     var points = this.points;
+    var width = Math.max(svg.clientWidth || 600, 240);
+    var height = width < 480 ? 180 : 220;
+    var left = 48;
+    var right = 12;
+    var top = 12;
+    var bottom = 40;
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.setAttribute("height", String(height));
+    svg.textContent = "";
+    var plotW = width - left - right;
+    var plotH = height - top - bottom;
+    var max = niceCeiling(Math.max.apply(null, points.map(function (p) { return p.value; }).concat([1])));
+    var now = Date.now();
+    var first = points.length ? Math.min(points[0].at, now - 60000) : now - 60000;
+    var last = Math.max(now, points.length ? points[points.length - 1].at : now);
+    var span = Math.max(last - first, 1);
+    var axis = svgNode(svg, "g", { class: "axis" });
+    for (var i = 0; i <= 4; i += 1) {
+      var value = (max / 4) * i;
+      var y = top + plotH - (value / max) * plotH;
+      svgNode(axis, "line", { x1: left, x2: left + plotW, y1: y, y2: y, class: i ? "grid" : "baseline" });
+      svgNode(axis, "text", { x: left - 6, y: y + 4, "text-anchor": "end" }, formatNumber(Math.round(value)));
+    }
+    var ticks = width < 480 ? 3 : 5;
+    var zone = this.root.dataset.tz || undefined;
+    var clock;
+    try {
+      clock = new Intl.DateTimeFormat(PAGE_LANG, clockOptions(span, zone));
+    } catch (error) {
+      clock = new Intl.DateTimeFormat(PAGE_LANG, clockOptions(span));
+    }
+    for (var t = 0; t <= ticks; t += 1) {
+      var x = left + (plotW * t) / ticks;
+      svgNode(axis, "line", { x1: x, x2: x, y1: top + plotH, y2: top + plotH + 4, class: "baseline" });
+      var anchor = t === 0 ? "start" : t === ticks ? "end" : "middle";
+      svgNode(axis, "text", { x: x, y: top + plotH + 16, "text-anchor": anchor }, clock.format(new Date(first + (span * t) / ticks)));
+    }
+    svgNode(axis, "text", { x: left + plotW / 2, y: height - 4, "text-anchor": "middle", class: "axis-title" }, svg.dataset.xTitle || "");
+    svgNode(axis, "text", { x: 12, y: top + plotH / 2, "text-anchor": "middle", class: "axis-title",
+      transform: "rotate(-90 12 " + (top + plotH / 2) + ")" }, svg.dataset.yTitle || "");
     if (!points.length) return;
-    var max = Math.max.apply(null, points.map(function (p) { return p.value; })) || 1;
-    var first = points[0].at;
-    var span = Math.max(points[points.length - 1].at - first, 1);
-    this.chart.setAttribute(
-      "points",
-      points
-        .map(function (p) {
-          var x = points.length === 1 ? 600 : ((p.at - first) / span) * 600;
-          var y = 115 - (p.value / max) * 105;
-          return x.toFixed(1) + "," + y.toFixed(1);
-        })
-        .join(" ")
-        .replace(/^(\S+),(\S+)$/, "0,$2 $1,$2") // one sample: a flat line up to now
-    );
+    var coords = points.map(function (p) {
+      var px = left + ((p.at - first) / span) * plotW;
+      var py = top + plotH - (p.value / max) * plotH;
+      return px.toFixed(1) + "," + py.toFixed(1);
+    });
+    // Figures are pushed when they change: the last one holds until now.
+    coords.push((left + plotW).toFixed(1) + "," + coords[coords.length - 1].split(",")[1]);
+    svgNode(svg, "polyline", { points: coords.join(" "), class: "series" });
   };
 
-  /* The dashboard starts from the saved timeline, so a reload does not blank the chart. */
-  LiveFigures.prototype.loadTimeline = function () {
+  /* The dashboard starts from the saved timeline (a reload does not blank the chart) and refreshes
+     what the socket does not carry every STATS_MS: registrations, check-ins, other platforms' figures. */
+  LiveFigures.prototype.loadStats = function (first) {
     var url = this.root.dataset.statsUrl;
-    if (!url || !this.chart) return;
+    if (!url) return;
     var self = this;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (stats) {
-        if (!stats || !Array.isArray(stats.timeline) || self.points.length) return;
-        stats.timeline.slice(-CHART_POINTS).forEach(function (sample) {
-          self.points.push({ at: Date.parse(sample.at), value: sample.concurrent });
+        if (!stats) return;
+        ["registered", "checked_in"].forEach(function (name) {
+          if (typeof stats[name] !== "number") return;
+          self.root.querySelectorAll('[data-field="' + name + '"]').forEach(function (node) {
+            node.textContent = formatNumber(stats[name]);
+            node.dataset.value = stats[name];
+          });
         });
-        self.draw();
+        if (Array.isArray(stats.external)) {
+          if (!self.live && stats.platforms) self.live = platformRows(stats.platforms);
+          self.external = stats.external;
+          self.showPlatforms(null);
+        }
+        if (first && self.chart && Array.isArray(stats.timeline) && !self.points.length) {
+          stats.timeline.slice(-CHART_POINTS).forEach(function (sample) {
+            self.points.push({ at: Date.parse(sample.at), value: sample.concurrent });
+          });
+          self.draw();
+        }
       })
       .catch(function () {});
   };
@@ -249,7 +349,13 @@
     document.querySelectorAll("[data-live]").forEach(function (root) {
       var live = new LiveFigures(root);
       live.formatInitial();
-      live.loadTimeline();
+      if (live.host) {
+        live.draw();
+        live.loadStats(true);
+        window.setInterval(function () { live.loadStats(false); }, STATS_MS);
+        window.addEventListener("resize", function () { live.draw(); });
+        window.setInterval(function () { live.draw(); }, CHART_REDRAW_MS); // the time axis moves on
+      }
       live.connect();
       window.addEventListener("online", function () { live.reconnectNow(); });
     });
