@@ -107,3 +107,30 @@ def promoted(*, session: Session, registration: Registration) -> Text:
         ]
     )
     return Text(subject=_("You're in: %(title)s") % {"title": title}, body=body)
+
+
+def stream_live(*, session: Session, registration: Registration, stream_title: str, watch_url: str) -> Text:
+    """A stream of a fan's session has gone live. Waitlisted fans (and fans not drawn) are told the
+    stream is theirs: the seat went to others, the livestream did not. Call with the recipient's
+    language active."""
+    title = content.translated(session, "title")
+    if registration.status == Registration.Status.CONFIRMED:
+        opening = _("%(stream)s is live now: the livestream of %(title)s.") % {"stream": stream_title, "title": title}
+        subject = _("Live now: %(title)s") % {"title": title}
+    else:
+        opening = _("You did not get a seat for %(title)s, but the livestream is yours: %(stream)s is live now.") % {
+            "stream": stream_title,
+            "title": title,
+        }
+        subject = _("The livestream is yours: %(title)s") % {"title": title}
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": registration.fan.username},
+            "",
+            opening,
+            "",
+            _("Watch: %(url)s") % {"url": watch_url},
+            "",
+        ]
+    )
+    return Text(subject=subject, body=body)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
+
 from events.models import Session
 from notices import compose
 from notices.models import Notice
@@ -51,7 +53,38 @@ def on_seats_given(*, session: Session, registrations: Sequence[Registration]) -
     notices_queue(kind=Notice.Kind.PROMOTED, outgoing=outgoing, session=session)
 
 
+def on_stream_live(*, stream: Any) -> None:
+    """Tell the fans of the stream's session it is live, once per stream and fan (dedupe key): the
+    ones the stream's audience lets in (a confirmed-only stream: confirmed fans only); waitlisted
+    fans are told the stream is theirs."""
+    session = stream.session
+    if session is None:
+        return
+    registrations = active_registrations_of_session(session=session).order_by("id")
+    if stream.audience == "confirmed":
+        registrations = registrations.filter(status=Registration.Status.CONFIRMED)
+    watch_url = f"{settings.SITE_URL}/streams/{stream.id}/"
+    outgoing = []
+    for registration in registrations:
+        _language, subject, body = compose_for(
+            registration.fan,
+            lambda r=registration: _pair(
+                compose.stream_live(session=session, registration=r, stream_title=stream.title, watch_url=watch_url)
+            ),
+        )
+        outgoing.append(
+            Outgoing(
+                recipient=registration.fan,
+                subject=subject,
+                body=body,
+                dedupe_key=f"stream-live:{stream.id}:{registration.fan_id}",
+            )
+        )
+    notices_queue(kind=Notice.Kind.STARTING, outgoing=outgoing, session=session)
+
+
 def connect() -> None:
+    hooks.stream_live.connect(on_stream_live)
     hooks.session_moved.connect(on_session_moved)
     hooks.session_cancelled.connect(on_session_cancelled)
     hooks.seats_given.connect(on_seats_given)

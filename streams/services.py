@@ -21,6 +21,7 @@ from rest_framework import serializers
 from accounts.models import Membership, Organization, User
 from accounts.selectors import is_organizer_of
 from events.models import Session
+from project import hooks
 from project.api import AwareDateTimeField
 from project.errors import ApplicationError
 from streams import selectors
@@ -164,6 +165,8 @@ def stream_start(*, stream: Stream, by: User | None = None) -> Stream:
     locked.status = Stream.Status.LIVE
     locked.started_at = timezone.now()
     locked.save(update_fields=["status", "started_at"])
+    # Fans of the session hear it is live (waitlisted ones: the stream is theirs), in this transaction.
+    hooks.stream_live.send(stream=locked)
     return locked
 
 
