@@ -646,6 +646,7 @@ def session_publish(*, session: Session, by: User | None = None) -> Session:
     _check_conflicts(clean, organization_id=locked.series.organization_id, session_id=locked.id)
     locked.status = Session.Status.PUBLISHED
     locked.save(update_fields=["status", "updated_at"])
+    hooks.session_scheduled.send(session=locked)
     return locked
 
 
@@ -831,6 +832,7 @@ def series_publish(*, series: Series, by: User | None = None) -> list[Session]:
     Session.objects.filter(id__in=draft_ids).update(status=Session.Status.PUBLISHED, updated_at=timezone.now())
     for session in drafts:
         session.status = Session.Status.PUBLISHED
+        hooks.session_scheduled.send(session=session)
     return drafts
 
 

@@ -36,6 +36,14 @@ def calendar_url(session: Session) -> str:
     return f"{settings.SITE_URL}/api/sessions/{session.id}/calendar.ics"
 
 
+def session_url(session: Session) -> str:
+    return f"{settings.SITE_URL}/sessions/{session.id}/"
+
+
+def stream_url(stream_id: int) -> str:
+    return f"{settings.SITE_URL}/streams/{stream_id}/"
+
+
 def _letter(*, username: str, lines: list[str], status: str, session: Session) -> str:
     return "\n".join(
         [
@@ -134,3 +142,44 @@ def stream_live(*, session: Session, registration: Registration, stream_title: s
         ]
     )
     return Text(subject=subject, body=body)
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:g}"
+
+
+def reminder(*, session: Session, registration: Registration, hours: float) -> Text:
+    """A confirmed fan's reminder ``hours`` before the start. Call with the recipient's language active."""
+    title = content.translated(session, "title")
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": registration.fan.username},
+            "",
+            _("“%(title)s” starts in %(hours)s hours.") % {"title": title, "hours": _hours(hours)},
+            "",
+            _("When: %(when)s") % {"when": when(session)},
+            _("Where: %(where)s") % {"where": where(session.venue, session.city)},
+            _("Your check-in code: %(code)s") % {"code": registration.checkin_code},
+            "",
+            _("Session page: %(url)s") % {"url": session_url(session)},
+            _("Calendar: %(url)s") % {"url": calendar_url(session)},
+        ]
+    )
+    subject = _("Reminder: %(title)s, in %(hours)s hours") % {"title": title, "hours": _hours(hours)}
+    return Text(subject=subject, body=body)
+
+
+def starting(*, session: Session, stream_id: int, username: str) -> Text:
+    """ "Starting now" for a livestream's registrants and followers. Call with the recipient's language active."""
+    title = content.translated(session, "title")
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": username},
+            "",
+            _("“%(title)s” is live now.") % {"title": title},
+            _("Watch: %(url)s") % {"url": stream_url(stream_id)},
+            "",
+            _("Session page: %(url)s") % {"url": session_url(session)},
+        ]
+    )
+    return Text(subject=_("Live now: %(title)s") % {"title": title}, body=body)

@@ -10,11 +10,13 @@ from django.conf import settings
 
 from events.models import Session
 from notices import compose
-from notices.models import Notice
+from notices.models import Notice, StreamFollow
+from notices.reminders import reminders_plan
 from notices.services import Outgoing, compose_for, notices_queue
 from project import hooks
 from registrations.models import Registration
 from registrations.selectors import active_registrations_of_session
+from streams.models import Stream
 
 
 def _to_active_fans(session: Session, kind: str, text: Any) -> list[Notice]:
@@ -35,6 +37,12 @@ def on_session_moved(*, session: Session, previous: dict[str, Any] | None = None
     _to_active_fans(
         session, Notice.Kind.MOVED, lambda r: compose.moved(session=session, registration=r, previous=previous)
     )
+    if session.status == Session.Status.PUBLISHED:
+        reminders_plan(session=session)  # for the new time; the old time's jobs find a new sequence
+
+
+def on_session_scheduled(*, session: Session) -> None:
+    reminders_plan(session=session)
 
 
 def on_session_cancelled(*, session: Session) -> None:
@@ -53,10 +61,10 @@ def on_seats_given(*, session: Session, registrations: Sequence[Registration]) -
     notices_queue(kind=Notice.Kind.PROMOTED, outgoing=outgoing, session=session)
 
 
-def on_stream_live(*, stream: Any) -> None:
+def on_stream_live(*, stream: Stream) -> None:
     """Tell the fans of the stream's session it is live, once per stream and fan (dedupe key): the
     ones the stream's audience lets in (a confirmed-only stream: confirmed fans only); waitlisted
-    fans are told the stream is theirs."""
+    fans are told the stream is theirs. A public stream's followers hear it too."""
     session = stream.session
     if session is None:
         return
@@ -80,7 +88,23 @@ def on_stream_live(*, stream: Any) -> None:
                 dedupe_key=f"stream-live:{stream.id}:{registration.fan_id}",
             )
         )
+    if stream.audience == Stream.Audience.PUBLIC:
+        outgoing += _to_followers(stream, session, registered={item.recipient.id for item in outgoing})
     notices_queue(kind=Notice.Kind.STARTING, outgoing=outgoing, session=session)
+
+
+def _to_followers(stream: Stream, session: Session, *, registered: set[int]) -> list[Outgoing]:
+    """ "Starting now" to the followers of a public stream who are not among its registrants."""
+    outgoing = []
+    for follow in StreamFollow.objects.filter(stream=stream).exclude(user_id__in=registered).select_related("user"):
+        fan = follow.user
+        _language, subject, body = compose_for(
+            fan, lambda f=fan: _pair(compose.starting(session=session, stream_id=stream.id, username=f.username))
+        )
+        outgoing.append(
+            Outgoing(recipient=fan, subject=subject, body=body, dedupe_key=f"stream-live:{stream.id}:{fan.id}")
+        )
+    return outgoing
 
 
 def connect() -> None:
@@ -88,3 +112,4 @@ def connect() -> None:
     hooks.session_moved.connect(on_session_moved)
     hooks.session_cancelled.connect(on_session_cancelled)
     hooks.seats_given.connect(on_seats_given)
+    hooks.session_scheduled.connect(on_session_scheduled)

@@ -78,3 +78,23 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} -> {self.recipient_id}: {self.subject}"
+
+
+class StreamFollow(models.Model):
+    """A fan who wants "starting now" for a livestream without registering for its session."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("fan"), on_delete=models.CASCADE, related_name="stream_follows"
+    )
+    stream = models.ForeignKey(
+        "streams.Stream", verbose_name=_("stream"), on_delete=models.CASCADE, related_name="follows"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("stream follower")
+        verbose_name_plural = _("stream followers")
+        constraints = [models.UniqueConstraint(fields=["stream", "user"], name="stream_follow_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows stream {self.stream_id}"

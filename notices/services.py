@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from events.models import Session
 from notices.models import Notice
 from project import jobs
+from project.errors import ApplicationError
 from project.i18n import recipient_language
 
 
@@ -93,3 +95,24 @@ def notices_mark_read(*, user: User, ids: Sequence[int] | None = None) -> int:
     if ids is not None:
         unread = unread.filter(id__in=list(ids))
     return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def stream_follow(*, user: User, stream_id: int) -> bool:
+    """``user`` gets "starting now" when the stream goes live; True if newly following.
+    A stream that does not exist (or is not visible) answers as not found."""
+    from notices.models import StreamFollow
+    from streams.selectors import streams_visible_to
+
+    stream = streams_visible_to(user=user).filter(id=stream_id).first()
+    if stream is None:
+        raise ApplicationError(_("There is no such stream."), code="not_found", status_code=404)
+    _follow, created = StreamFollow.objects.get_or_create(user=user, stream=stream)
+    return created
+
+
+@transaction.atomic
+def stream_unfollow(*, user: User, stream_id: int) -> None:
+    from notices.models import StreamFollow
+
+    StreamFollow.objects.filter(user=user, stream_id=stream_id).delete()

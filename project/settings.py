@@ -244,6 +244,8 @@ JOBS_RETRY_BASE_SECONDS = env_float("JOBS_RETRY_BASE_SECONDS", 30)
 JOBS_RETRY_MAX_SECONDS = env_float("JOBS_RETRY_MAX_SECONDS", 3600)
 # Notices emailed per delivery job (one SMTP connection each).
 NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 50)
+# Reminders to confirmed fans, this many hours before a session starts (comma-separated).
+REMINDER_HOURS = [float(hours) for hours in env_list("REMINDER_HOURS", ["24", "2"])]
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

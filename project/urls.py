@@ -17,6 +17,7 @@ api_patterns = [
     path("", include("events.urls")),
     path("", include("registrations.urls")),
     path("", include("streams.urls")),
+    path("", include("notices.urls")),
     path("health/", ReadinessApi.as_view(), name="health"),
     path("health/ready/", ReadinessApi.as_view(), name="health-ready"),
     path("health/live/", LivenessApi.as_view(), name="health-live"),

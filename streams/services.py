@@ -165,7 +165,8 @@ def stream_start(*, stream: Stream, by: User | None = None) -> Stream:
     locked.status = Stream.Status.LIVE
     locked.started_at = timezone.now()
     locked.save(update_fields=["status", "started_at"])
-    # Fans of the session hear it is live (waitlisted ones: the stream is theirs), in this transaction.
+    # Fans of the session hear it is live (waitlisted ones: the stream is theirs), and so do the
+    # stream's followers (notices), in this transaction.
     hooks.stream_live.send(stream=locked)
     return locked
 
