@@ -1,6 +1,7 @@
 """Who may do what. Every app asks these functions instead of reading memberships itself."""
 
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q
 
 from accounts.models import Membership, Organization, User
 
@@ -54,3 +55,15 @@ def organizations_of_organizer(*, user: User):
     ids = organizer_organization_ids(user=user)
     qs = Organization.objects.all()
     return qs if ids is None else qs.filter(id__in=ids)
+
+
+def hosts_of_organization(*, organization_id: int, also: list[int] | None = None):
+    """The people an organizer may put on a session as hosts: the organization's hosts, by name
+    (and ``also`` these users, e.g. a session's current hosts)."""
+    return (
+        User.objects.filter(
+            Q(memberships__organization_id=organization_id, memberships__role=HOST) | Q(id__in=also or [])
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )

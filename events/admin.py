@@ -1,11 +1,16 @@
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from events import services
 from events.models import City, Series, Session, Venue
+from project import formats
 from project.admin_mixins import OrganizationScopedAdmin, ServiceBackedAdmin
 from project.content import translation_fields
 from project.errors import ApplicationError
@@ -92,16 +97,74 @@ class CancelForm(forms.Form):
     )
 
 
+# Times an organizer types for a session: on the venue's clock (the city's for a livestream without a
+# venue), whatever the server's TIME_ZONE.
+LOCAL_TIME_FIELDS = ("starts_at", "ends_at", "priority_opens_at", "registration_opens_at", "registration_closes_at")
+
+
+class WallClockField(forms.SplitDateTimeField):
+    """A date and a time as typed, without a zone: SessionAdminForm.clean places them in the venue's."""
+
+    def compress(self, data_list):
+        if data_list and data_list[0] is not None and data_list[1] is not None:
+            return dt.datetime.combine(data_list[0], data_list[1])
+        return None
+
+
+class SessionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Session
+        fields = [*LOCAL_TIME_FIELDS, "venue", "city"]  # the admin adds its fieldsets' fields
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zone = self.instance.timezone if self.instance.pk else None
+        for name in LOCAL_TIME_FIELDS:
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            value = getattr(self.instance, name) if self.instance.pk else None
+            if value is not None and zone:
+                self.initial[name] = formats.local(value, zone).replace(tzinfo=None)
+            field.help_text = (
+                gettext("On the venue's clock: %(zone)s.") % {"zone": formats.zone_label(timezone.now(), zone)}
+                if zone
+                else gettext("On the venue's clock (the city's for a livestream without a venue).")
+            )
+
+    def _zone(self) -> str | None:
+        venue, city = self.cleaned_data.get("venue"), self.cleaned_data.get("city")
+        if venue is not None:
+            return venue.timezone
+        if city is not None:
+            return city.timezone
+        return self.instance.timezone or None
+
+    def clean(self):
+        cleaned = super().clean()
+        zone = self._zone()
+        for name in LOCAL_TIME_FIELDS:
+            value = cleaned.get(name)
+            if not isinstance(value, dt.datetime) or value.tzinfo is not None or zone is None:
+                continue
+            try:
+                cleaned[name] = formats.aware(value, zone)
+            except formats.AmbiguousLocalTime:
+                self.add_error(name, gettext("The clocks change at this time there: pick another time."))
+        return cleaned
+
+
 @admin.register(Session)
 class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin):
     organization_path = "series__organization"
+    form = SessionAdminForm
     list_display = [
         "title",
         "kind",
         "status",
         "city",
         "venue",
-        "starts_at",
+        "local_start",
         "capacity",
         "confirmed_count",
         "waitlist_count",
@@ -144,6 +207,17 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
         (_("Calendar"), {"fields": ["sequence", "created_at", "updated_at"]}),
     ]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in LOCAL_TIME_FIELDS:
+            return WallClockField(
+                label=db_field.verbose_name.capitalize(), required=not db_field.blank, widget=AdminSplitDateTime
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description=_("Starts (venue time)"), ordering="starts_at")
+    def local_start(self, session: Session) -> str:
+        return formats.when_in_zone(session.starts_at, session.timezone, year=True)
+
     def get_readonly_fields(self, request, obj=None):
         # A session stays in its series; status changes go through the publish and cancel actions.
         return [*self.readonly_fields, "series"] if obj else self.readonly_fields
@@ -162,7 +236,7 @@ class SessionAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin
                 services.session_publish(session=session, by=request.user)
                 published += 1
             except ApplicationError as exc:
-                self.message_user(request, f"{session}: {exc.message}", messages.ERROR)
+                self.message_user(request, f"{session.title}: {exc.message}", messages.ERROR)
         if published:
             self.message_user(
                 request,

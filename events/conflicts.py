@@ -139,6 +139,8 @@ class Conflict:
             }
         assert other is not None  # noqa: S101 - pairs always have two slots
         span = formats.when(other.starts_at, other.timezone, end=other.ends_at, year=True)
+        if other.timezone != slot.timezone:  # the reader thinks in this slot's zone: name the other's
+            span += " " + formats.zone_label(other.starts_at, other.timezone)
         if self.kind == VENUE:
             return _(
                 "%(venue)s is booked by %(other)s (%(span)s); sessions at one venue need %(minutes)s minutes "

@@ -159,3 +159,22 @@ def series_sessions_for_board(*, series: Series) -> list[Session]:
         .prefetch_related("hosts")
         .order_by("starts_at", "id")
     )
+
+
+def session_for_planner(*, user: User | AnonymousUser, session_id: int) -> Session:
+    """A session its organizers may change; anyone else gets Session.DoesNotExist."""
+    org_ids = organizer_organization_ids(user=user)
+    qs = Session.objects.select_related("series", "city", "venue")
+    if org_ids is not None:
+        qs = qs.filter(series__organization_id__in=org_ids)
+    return qs.get(id=session_id)
+
+
+def cities_of_organization(*, organization_id: int) -> list[City]:
+    return list(City.objects.filter(organization_id=organization_id).order_by("name", "id"))
+
+
+def venues_of_organization(*, organization_id: int) -> list[Venue]:
+    return list(
+        Venue.objects.filter(organization_id=organization_id).select_related("city").order_by("city__name", "name")
+    )

@@ -383,8 +383,7 @@ def _clean_session(
             city = venue.city
             if city_id is not None and city_id != venue.city_id:
                 errors["city"].append(
-                    _("%(name)s is in %(name2)s (city %(id)s); leave city out.")
-                    % {"name": venue.name, "name2": city.name, "id": city.id}
+                    _("%(name)s is in %(name2)s; leave city out.") % {"name": venue.name, "name2": city.name}
                 )
     elif kind != Session.Kind.LIVESTREAM:
         errors["venue"].append(_("A talk or night shoot needs a venue."))
@@ -453,10 +452,16 @@ def _clean_session(
     strangers = [h for h in host_ids if h not in refs.member_ids]
     if strangers:
         errors["hosts"].append(
-            _("Not hosts of this organization: %(strangers)s.") % {"strangers": ", ".join(str(h) for h in strangers)}
+            _("Not hosts of this organization: %(strangers)s.") % {"strangers": ", ".join(_people(strangers))}
         )
     clean["hosts"] = host_ids
     return clean, errors
+
+
+def _people(user_ids: Sequence[int | None]) -> list[str]:
+    """People by name for a message ("Wang Lei", not "3"); an unknown id stays a number."""
+    names = {u.id: u.get_full_name() or u.username for u in User.objects.filter(id__in=[i for i in user_ids if i])}
+    return [names.get(i, str(i)) if i else str(i) for i in user_ids]
 
 
 def _slot(

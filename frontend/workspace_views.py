@@ -3,15 +3,27 @@ Reads go through frontend.workspace_selectors; writes through the same services 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import selectors as account_selectors
 from events import selectors as event_selectors
-from events.models import Series, Session
+from events import services as event_services
+from events.models import City, Series, Session, Venue
 from frontend import workspace_selectors as selectors
+from frontend.workspace_forms import FIELD_OF, CancelSessionForm, SessionForm
+from project import formats
+from project.errors import ApplicationError
 from registrations import selectors as registration_selectors
 from registrations import services as registration_services
 
@@ -66,3 +78,165 @@ def door(request: HttpRequest, session_id: int) -> HttpResponse:
         "frontend/workspace/door.html",
         {"session": session, "stats": registration_selectors.checkin_stats(session=session)},
     )
+
+
+# --- Session forms -----------------------------------------------------------------------------
+
+
+class _DryRun(Exception):
+    """Rolls back a trial save: the conflict check runs through the very services that save."""
+
+
+def _try(save: Callable[[], Session], *, check_only: bool) -> Session | None:
+    if not check_only:
+        return save()
+    try:
+        with transaction.atomic():
+            save()
+            raise _DryRun
+    except _DryRun:
+        return None
+
+
+def _place_errors(form: SessionForm, exc: ApplicationError) -> list[str]:
+    """Field errors onto their fields; conflicts returned as one list, each told once."""
+    if exc.code == "conflict":
+        found = [c.get("message", "") for c in (exc.extra or {}).get("conflicts", [])] or [exc.message]
+        return list(dict.fromkeys(m for m in found if m))
+    placed = False
+    for name, texts in (exc.fields or {}).items():
+        target = FIELD_OF.get(name, name if name in form.fields else None)
+        for message in texts if isinstance(texts, list) else [texts]:
+            if target is None and message == exc.message:
+                continue
+            form.add_error(target, str(message))
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+    return []
+
+
+def _session_form_page(
+    request: HttpRequest, *, series: Series, session: Session | None, save: Callable[[dict], Session]
+) -> HttpResponse:
+    organization_id = series.organization_id
+    cities = event_selectors.cities_of_organization(organization_id=organization_id)
+    venues = event_selectors.venues_of_organization(organization_id=organization_id)
+    current = [h.id for h in session.hosts.all()] if session is not None else []  # they stay pickable
+    hosts = account_selectors.hosts_of_organization(organization_id=organization_id, also=current)
+    options = {"cities": cities, "venues": venues, "hosts": hosts}
+    conflicts: list[str] = []
+    checked = False
+    if request.method == "POST":
+        form = SessionForm(request.POST, **options)
+        check_only = "check" in request.POST
+        if form.is_valid():
+            data = form.service_data()
+            try:
+                saved = _try(lambda: save(data), check_only=check_only)
+            except ApplicationError as exc:
+                conflicts = _place_errors(form, exc)
+            else:
+                if saved is not None:
+                    messages.success(request, _("Saved “%(title)s”.") % {"title": saved.title})
+                    return redirect(f"{reverse('plan-board', args=[series.id])}#session-{saved.id}")
+                checked = True
+    else:
+        initial = SessionForm.initial_of(session) if session is not None else _new_session_initial(request)
+        form = SessionForm(initial=initial, **options)
+    return render(
+        request,
+        "frontend/workspace/session_form.html",
+        {
+            "form": form,
+            "series": series,
+            "session": session,
+            "conflicts": conflicts,
+            "checked": checked and not conflicts and not form.errors,
+            "venue_groups": _venue_groups(venues),
+            "zone_label": form.zone_label(),
+        },
+    )
+
+
+def _new_session_initial(request: HttpRequest) -> dict:
+    initial: dict = {"kind": Session.Kind.TALK, "waitlist_enabled": True, "start": "19:00", "end": "21:00"}
+    for name in ("city", "date"):
+        if request.GET.get(name):
+            initial[name] = request.GET[name]
+    return initial
+
+
+def _venue_groups(venues: list[Venue]) -> list[tuple[City, list[tuple[Venue, str]]]]:
+    """Venues by city, each with its zone's name, for the venue picker that follows the city."""
+    now = timezone.now()
+    groups: dict[int, tuple[City, list[tuple[Venue, str]]]] = {}
+    for venue in venues:
+        groups.setdefault(venue.city_id, (venue.city, []))[1].append((venue, formats.zone_label(now, venue.timezone)))
+    return list(groups.values())
+
+
+@login_required(login_url=LOGIN_URL)
+@require_http_methods(["GET", "POST"])
+def session_new(request: HttpRequest, series_id: int) -> HttpResponse:
+    series = _series_or_404(request, series_id)
+    return _session_form_page(
+        request,
+        series=series,
+        session=None,
+        save=lambda data: event_services.session_create(series=series, data=data, by=request.user),
+    )
+
+
+def _planned_session_or_404(request: HttpRequest, session_id: int) -> Session:
+    try:
+        return event_selectors.session_for_planner(user=request.user, session_id=session_id)
+    except Session.DoesNotExist as exc:
+        raise Http404(_("No such session.")) from exc
+
+
+@login_required(login_url=LOGIN_URL)
+@require_http_methods(["GET", "POST"])
+def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _planned_session_or_404(request, session_id)
+    if session.status == Session.Status.CANCELLED:
+        messages.error(request, _("A cancelled session cannot be changed."))
+        return redirect(f"{reverse('plan-board', args=[session.series_id])}#session-{session.id}")
+    return _session_form_page(
+        request,
+        series=session.series,
+        session=session,
+        save=lambda data: event_services.session_update(session=session, data=data, by=request.user),
+    )
+
+
+@login_required(login_url=LOGIN_URL)
+@require_POST
+def session_publish(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _planned_session_or_404(request, session_id)
+    try:
+        event_services.session_publish(session=session, by=request.user)
+    except ApplicationError as exc:
+        found = [c.get("message", "") for c in (exc.extra or {}).get("conflicts", [])]
+        for message in dict.fromkeys(found or [exc.message]):
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Published “%(title)s”.") % {"title": session.title})
+    return redirect(f"{reverse('plan-board', args=[session.series_id])}#session-{session.id}")
+
+
+@login_required(login_url=LOGIN_URL)
+@require_http_methods(["GET", "POST"])
+def session_cancel(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _planned_session_or_404(request, session_id)
+    form = CancelSessionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            event_services.session_cancel(session=session, reason=form.cleaned_data["reason"], by=request.user)
+        except ApplicationError as exc:
+            for message in (exc.fields or {}).get("reason", [exc.message]):
+                form.add_error("reason", message)
+        else:
+            messages.success(request, _("Cancelled “%(title)s”; the fans are told.") % {"title": session.title})
+            return redirect(f"{reverse('plan-board', args=[session.series_id])}#session-{session.id}")
+    return render(request, "frontend/workspace/session_cancel.html", {"form": form, "session": session})

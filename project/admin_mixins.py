@@ -114,13 +114,21 @@ class ServiceBackedAdmin:
 
     @staticmethod
     def add_service_errors(form, exc: ApplicationError) -> None:
-        placed = False
+        """Each message once: a conflict's messages above the form (they concern several fields),
+        other errors on their field, and the summary only when no field took it."""
+        if exc.code == "conflict":
+            found = [c.get("message") for c in (exc.extra or {}).get("conflicts", [])] or [exc.message]
+            for message in dict.fromkeys(m for m in found if m):
+                form.add_error(None, str(message))
+            return
+        shown: set[str] = set()
         for field, messages in (exc.fields or {}).items():
             target = field if field in form.fields else None
             for message in messages if isinstance(messages, list) else [messages]:
-                form.add_error(target, str(message))
-                placed = True
-        if not placed or exc.code == "conflict":
+                if str(message) not in shown:
+                    form.add_error(target, str(message))
+                    shown.add(str(message))
+        if not shown:
             form.add_error(None, exc.message)
 
     def save_model(self, request, obj, form, change):

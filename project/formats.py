@@ -145,3 +145,20 @@ def duration(minutes: int, *, language: str | None = None) -> str:
         return (f"{hours}小时" if hours else "") + (f"{rest}分钟" if rest or not hours else "")
     parts = ([f"{hours} h"] if hours else []) + ([f"{rest} min"] if rest or not hours else [])
     return " ".join(parts)
+
+
+class AmbiguousLocalTime(ValueError):
+    """A wall-clock time that a zone's clock change makes happen twice or never."""
+
+
+def aware(naive: dt.datetime, tz: str | dt.tzinfo) -> dt.datetime:
+    """The moment a wall-clock time names in ``tz`` (what an organizer types for a venue). A time
+    that a daylight-saving change makes ambiguous (it happens twice) or non-existent (skipped) is
+    refused rather than guessed."""
+    zone = _zone(tz)
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        raise AmbiguousLocalTime(naive)
+    if first.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise AmbiguousLocalTime(naive)
+    return first

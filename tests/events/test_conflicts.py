@@ -275,7 +275,7 @@ def test_conflict_is_a_400_with_code_conflict_over_the_api(series, hall, organiz
     assert body["code"] == "conflict"
     assert body["conflict"]["kind"] == "venue_double_booked"
     assert body["conflict"]["session"] == first.id
-    assert str(first.id) in body["detail"]
+    assert first.title in body["detail"]  # named as people know it; the id is in body["conflict"]
     assert body["fields"]["venue"]
 
 

@@ -32,7 +32,8 @@ def test_the_pages_keep_the_content_security_policy(tmp_path):
     host_pages = [f"/streams/{stream.id}/host/", f"/door/{session.id}/", f"/streams/{stream.id}/"]
     session.hosts.add(host)
     organizer = organizer_of(session.series.organization, username="organizer-csp")
-    organizer_pages = ["/plan/", f"/plan/{session.series_id}/"]
+    organizer_pages = ["/plan/", f"/plan/{session.series_id}/", f"/plan/{session.series_id}/sessions/new/"]
+    organizer_pages += [f"/plan/sessions/{session.id}/", f"/plan/sessions/{session.id}/cancel/"]
 
     with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

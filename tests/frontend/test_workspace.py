@@ -153,3 +153,138 @@ def test_my_sessions_shows_the_short_code_grouped_for_reading():
     registration.save(update_fields=["checkin_code"])
     body = client_for(registration.fan).get("/sessions/mine/").content.decode()
     assert "7K3M-9XQ2-HR4T" in body
+
+
+# --- Session forms -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def planned():
+    """An organizer, a Luoyang venue (Asia/Shanghai) and a series with one session."""
+    organization = OrganizationFactory()
+    luoyang = CityFactory(
+        organization=organization, name="Luoyang", local_name="洛阳", latitude=34.62, longitude=112.45
+    )
+    venue = VenueFactory(organization=organization, city=luoyang, name="Longmen Hall", timezone="Asia/Shanghai")
+    session = SessionFactory(series__organization=organization, venue=venue, title="Grottoes by night")
+    return {"organizer": organizer_of(organization), "venue": venue, "series": session.series, "session": session}
+
+
+def _form(venue, day: dt.date, start: str, end: str, **extra) -> dict:
+    return {
+        "kind": "talk",
+        "title": "Light over the Yi river",
+        "city": venue.city_id,
+        "venue": venue.id,
+        "date": day.isoformat(),
+        "start": start,
+        "end": end,
+        "capacity": 20,
+        "waitlist_enabled": "on",
+        **extra,
+    }
+
+
+def test_typing_19_00_for_a_shanghai_venue_stores_11_00_utc(planned):
+    day = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=40)).date()
+    client = client_for(planned["organizer"])
+    response = client.post(
+        f"/plan/{planned['series'].id}/sessions/new/", _form(planned["venue"], day, "19:00", "21:00", save="1")
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    created = Session.objects.get(title="Light over the Yi river")
+    assert created.starts_at == dt.datetime.combine(day, dt.time(11, 0), tzinfo=dt.UTC)
+    assert created.ends_at == dt.datetime.combine(day, dt.time(13, 0), tzinfo=dt.UTC)
+    assert created.status == Session.Status.DRAFT
+    page = client.get(f"/plan/sessions/{created.id}/").content.decode()
+    assert 'value="19:00"' in page and "Beijing time (UTC+8)" in page
+
+
+def test_an_end_before_the_start_is_the_next_day(planned):
+    day = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=41)).date()
+    client_for(planned["organizer"]).post(
+        f"/plan/{planned['series'].id}/sessions/new/", _form(planned["venue"], day, "22:30", "01:00", save="1")
+    )
+    created = Session.objects.get(title="Light over the Yi river")
+    assert created.ends_at - created.starts_at == dt.timedelta(hours=2, minutes=30)
+
+
+def test_a_conflicting_move_is_explained_once_in_local_time_and_saves_nothing(planned):
+    session = planned["session"]
+    other_start = session.starts_at + dt.timedelta(days=1)
+    other = SessionFactory(
+        series=planned["series"],
+        venue=planned["venue"],
+        title="Other talk",
+        starts_at=other_start,
+        ends_at=other_start + dt.timedelta(hours=2),
+    )
+    local = other.starts_at.astimezone(SHANGHAI)
+    before = (session.starts_at, session.sequence)
+    data = _form(planned["venue"], local.date(), f"{local:%H:%M}", f"{local + dt.timedelta(hours=1):%H:%M}")
+    data["title"] = session.title
+    for button in ("check", "save"):
+        response = client_for(planned["organizer"]).post(f"/plan/sessions/{session.id}/", {**data, button: "1"})
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "Not saved: 1 conflict." in body
+        assert body.count("is booked by") == 1
+        assert f"“Other talk” ({local:%a} {local.day} {local:%b} {local.year}, {local:%H:%M}" in body
+        session.refresh_from_db()
+        assert (session.starts_at, session.sequence) == before
+
+
+def test_check_without_conflict_saves_nothing_and_says_so(planned):
+    session = planned["session"]
+    local = session.starts_at.astimezone(SHANGHAI) + dt.timedelta(days=3)
+    data = {**_form(planned["venue"], local.date(), "20:00", "22:00"), "title": session.title, "check": "1"}
+    body = client_for(planned["organizer"]).post(f"/plan/sessions/{session.id}/", data).content.decode()
+    assert "No conflicts. Nothing is saved until you press Save." in body
+    session.refresh_from_db()
+    assert session.starts_at.astimezone(SHANGHAI).date() != local.date()
+
+
+def test_a_move_from_the_board_is_recorded_and_bumps_the_calendar_sequence(planned):
+    session = planned["session"]
+    old_start = session.starts_at
+    local = session.starts_at.astimezone(SHANGHAI) + dt.timedelta(days=2)
+    data = {**_form(planned["venue"], local.date(), "20:00", "22:00"), "title": session.title, "save": "1"}
+    assert client_for(planned["organizer"]).post(f"/plan/sessions/{session.id}/", data).status_code == 302
+    session.refresh_from_db()
+    assert session.sequence == 1
+    assert session.moved_at is not None and session.moved_from_starts_at == old_start
+
+
+def test_publish_and_cancel_with_a_reason_from_the_workspace(planned):
+    session = planned["session"]
+    session.status = Session.Status.DRAFT
+    session.save(update_fields=["status"])
+    client = client_for(planned["organizer"])
+    assert client.post(f"/plan/sessions/{session.id}/publish/").status_code == 302
+    session.refresh_from_db()
+    assert session.status == Session.Status.PUBLISHED
+    empty = client.post(f"/plan/sessions/{session.id}/cancel/", {"reason": " "})
+    assert empty.status_code == 200
+    session.refresh_from_db()
+    assert session.status == Session.Status.PUBLISHED
+    assert client.post(f"/plan/sessions/{session.id}/cancel/", {"reason": "Storm warning"}).status_code == 302
+    session.refresh_from_db()
+    assert (session.status, session.cancel_reason) == (Session.Status.CANCELLED, "Storm warning")
+
+
+def test_the_session_form_offers_the_organizations_hosts_by_name_and_venues_by_city(planned):
+    organization = planned["series"].organization
+    host_of(organization, first_name="Lei", last_name="Wang")
+    host_of(OrganizationFactory(), first_name="Outside", last_name="Person")
+    body = client_for(planned["organizer"]).get(f"/plan/{planned['series'].id}/sessions/new/").content.decode()
+    assert "Lei Wang" in body and "Outside Person" not in body
+    assert f'data-city="{planned["venue"].city_id}"' in body
+    assert 'data-zone="Beijing time (UTC+8)"' in body
+
+
+def test_other_organizers_cannot_open_the_forms(planned):
+    stranger = organizer_of(OrganizationFactory())
+    client = client_for(stranger)
+    assert client.get(f"/plan/{planned['series'].id}/sessions/new/").status_code == 404
+    assert client.get(f"/plan/sessions/{planned['session'].id}/").status_code == 404
+    assert client.post(f"/plan/sessions/{planned['session'].id}/cancel/", {"reason": "x"}).status_code == 404

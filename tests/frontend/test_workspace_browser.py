@@ -100,3 +100,38 @@ def test_a_door_scan_by_typed_code_admits_once_and_says_already_the_second_time(
     registration.refresh_from_db()
     assert registration.checked_in_by_id == door_host.id
     assert User.objects.get(id=fan.id).registrations.get().checked_in_at is not None
+
+
+def test_a_conflicting_move_shows_the_conflict_in_words_and_saves_nothing(tmp_path):
+    series = load_demo(today=dt.date(2026, 11, 25)).series
+    talks = list(Session.objects.filter(series=series, kind="talk").select_related("venue").order_by("starts_at"))
+    moving = talks[1]
+    # Another talk at a venue of the same city, to be double-booked by the move.
+    target = next(t for t in talks if t.venue_id != moving.venue_id and t.id != moving.id)
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    local = target.starts_at.astimezone(shanghai)
+    before = (moving.starts_at, moving.venue_id, moving.sequence)
+    with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(15_000)
+        expect = sync_api.expect
+        _log_in(page, base_url, "organizer", DEMO_PASSWORDS["organizer"], f"/plan/{series.id}/")
+        page.locator(f"#session-{moving.id}").get_by_role("link", name="Edit or move").click()
+        page.get_by_label("City", exact=False).and_(page.locator("select")).select_option(str(target.city_id))
+        page.locator("[data-venue-select]").select_option(str(target.venue_id))
+        expect(page.locator("[data-zone-label]").first).to_have_text("Beijing time (UTC+8)")
+        page.locator("#id_date").fill(local.date().isoformat())
+        page.locator("#id_start").fill(f"{local:%H:%M}")
+        page.locator("#id_end").fill(f"{local + dt.timedelta(hours=1):%H:%M}")
+        page.get_by_role("button", name="Check for conflicts").click()
+        box = page.locator(".conflict-box")
+        expect(box).to_be_visible()
+        expect(box).to_contain_text("is booked by")
+        expect(box).to_contain_text(f"{local:%H:%M}")
+        _screenshot(page, "session-form-conflict")
+        page.get_by_role("button", name="Save").click()
+        expect(box).to_contain_text("Not saved")
+        chromium.close()
+    moving.refresh_from_db()
+    assert (moving.starts_at, moving.venue_id, moving.sequence) == before

@@ -77,7 +77,7 @@ def _session_form(session, **changes) -> dict:
 def demo_organizer_client(client):
     series = load_demo(today=dt.date(2026, 11, 25)).series
     client.login(username="organizer", password="aperture-organizer")
-    # The admin shows times in the server's zone (UTC); the helper above sends them in the venue's.
+    # The admin shows and takes session times on the venue's clock, as the helper above sends them.
     return client, series
 
 
@@ -152,3 +152,46 @@ def test_admin_publish_action_publishes_drafts(demo_organizer_client):
     client.post("/admin/events/session/", {"action": "publish_sessions", "_selected_action": [draft.id]})
     draft.refresh_from_db()
     assert draft.status == "published"
+
+
+def test_typing_19_00_for_a_shanghai_venue_in_the_admin_stores_11_00_utc(demo_organizer_client, settings):
+    settings.TIME_ZONE = "UTC"  # the server's zone plays no part
+    client, series = demo_organizer_client
+    talk = series.sessions.filter(kind="talk", venue__timezone="Asia/Shanghai").order_by("starts_at").last()
+    day = talk.starts_at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).date()
+    data = _session_form(
+        talk,
+        starts_at_0=day.isoformat(),
+        starts_at_1="19:00:00",
+        ends_at_0=day.isoformat(),
+        ends_at_1="20:30:00",
+    )
+    response = client.post(f"/admin/events/session/{talk.id}/change/", data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    talk.refresh_from_db()
+    assert talk.starts_at == dt.datetime.combine(day, dt.time(11, 0), tzinfo=dt.UTC)
+    page = client.get(f"/admin/events/session/{talk.id}/change/").content.decode()
+    assert 'value="19:00:00"' in page
+    assert "Beijing time (UTC+8)" in page
+    listing = client.get("/admin/events/session/").content.decode()
+    assert "19:00 Beijing time (UTC+8)" in listing
+
+
+def test_the_admin_tells_each_conflict_once_with_names_not_ids(demo_organizer_client, settings):
+    client, series = demo_organizer_client
+    first, second = series.sessions.filter(kind="night_shoot").order_by("starts_at")[:2]
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    data = _session_form(
+        second,
+        venue=first.venue_id,
+        city=first.city_id,
+        starts_at_0=first.starts_at.astimezone(shanghai).strftime("%Y-%m-%d"),
+        ends_at_0=first.ends_at.astimezone(shanghai).strftime("%Y-%m-%d"),
+        starts_at_1=first.starts_at.astimezone(shanghai).strftime("%H:%M:%S"),
+        ends_at_1=first.ends_at.astimezone(shanghai).strftime("%H:%M:%S"),
+    )
+    body = client.post(f"/admin/events/session/{second.id}/change/", data).content.decode()
+    booked = body.count("is booked by")
+    assert booked == 1, body
+    assert f"session {first.id}" not in body and "Host " not in body
+    assert first.title in body
