@@ -178,3 +178,17 @@ def venues_of_organization(*, organization_id: int) -> list[Venue]:
     return list(
         Venue.objects.filter(organization_id=organization_id).select_related("city").order_by("city__name", "name")
     )
+
+
+def sessions_hosted_by(*, user: User, since: dt.datetime) -> list[Session]:
+    """The sessions a person hosts that end after ``since``, in start order, with what a host's
+    home shows (series, city, venue, stream): one query."""
+    return list(
+        Session.objects.filter(hosts=user, ends_at__gt=since)
+        .select_related("series", "city", "venue", "stream")
+        .order_by("starts_at", "id")
+    )
+
+
+def hosts_any_session(*, user: User | AnonymousUser) -> bool:
+    return user.is_authenticated and Session.objects.filter(hosts=user).exists()

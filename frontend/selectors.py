@@ -115,7 +115,34 @@ def fan_registration_for(*, user: User | AnonymousUser, session: Session) -> Reg
 
 
 def fan_registrations(*, user: User) -> QuerySet[Registration]:
-    return registration_selectors.registrations_of_fan(fan=user).select_related("session__stream")
+    return registration_selectors.registrations_of_fan(fan=user).select_related(
+        "session__stream", "session__moved_from_venue"
+    )
+
+
+@dataclass
+class MySessions:
+    upcoming: list[Registration]
+    past: list[Registration]  # the latest first
+    cancelled: list[Registration]  # sessions the organizers cancelled, the latest first
+
+
+def split_my_sessions(registrations: list[Registration], *, now: dt.datetime) -> MySessions:
+    """A fan's sessions: upcoming, past and cancelled; each marks whether it moved recently
+    (``registration.moved``)."""
+    split = MySessions(upcoming=[], past=[], cancelled=[])
+    for registration in registrations:
+        session = registration.session
+        registration.moved = session.recently_moved(now=now)  # type: ignore[attr-defined]
+        if session.status == Session.Status.CANCELLED:
+            split.cancelled.append(registration)
+        elif session.ends_at > now:
+            split.upcoming.append(registration)
+        else:
+            split.past.append(registration)
+    split.past.reverse()
+    split.cancelled.reverse()
+    return split
 
 
 class Window(StrEnum):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
+from accounts.selectors import is_host_member
 from events import selectors as event_selectors
 from events.models import Session
 from frontend import selectors
@@ -82,6 +83,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "registration": selectors.fan_registration_for(user=request.user, session=session),
             "window": selectors.registration_window(session=session),
             "calendar": selectors.add_to_calendar_links(session=session),
+            "moved": session.recently_moved(now=timezone.now()),
         },
     )
 
@@ -90,10 +92,12 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
 def my_sessions(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     registrations = selectors.with_calendar_links(list(selectors.fan_registrations(user=request.user)))
-    upcoming = [r for r in registrations if r.session.ends_at > now]
-    past = [r for r in registrations if r.session.ends_at <= now]
-    past.reverse()
-    return render(request, "frontend/my_sessions.html", {"upcoming": upcoming, "past": past})
+    split = selectors.split_my_sessions(registrations, now=now)
+    return render(
+        request,
+        "frontend/my_sessions.html",
+        {"upcoming": split.upcoming, "past": split.past, "cancelled": split.cancelled},
+    )
 
 
 def _too_many(request: HttpRequest, template: str, context: dict, wait: int) -> HttpResponse:
@@ -118,6 +122,13 @@ class LoginView(auth_views.LoginView):
         if wait is not None:
             return _too_many(request, self.template_name, self.get_context_data(form=self.get_form()), wait)
         return super().post(request, *args, **kwargs)
+
+    def get_default_redirect_url(self):
+        """Hosts land on the sessions they host; everyone else on their own sessions."""
+        user = self.request.user
+        if is_host_member(user=user) or event_selectors.hosts_any_session(user=user):
+            return reverse("host-home")
+        return super().get_default_redirect_url()
 
     def form_valid(self, form):
         """A language chosen with the switch before signing in is the person's latest choice: it

@@ -14,7 +14,7 @@ from accounts.models import User
 from events import conflicts as event_conflicts
 from events import selectors as event_selectors
 from events.models import City, Series, Session
-from project import formats
+from project import content, formats
 from registrations import selectors as registration_selectors
 
 
@@ -143,4 +143,72 @@ def month_board(*, user: User | AnonymousUser, series_id: int, city_id: int | No
         sessions=len(sessions),
         cities=sorted(cities.values(), key=lambda c: c.name),
         totals=totals,
+    )
+
+
+@dataclass
+class FillLine:
+    label: str
+    sessions: int
+    taken: int
+    capacity: int
+    waitlist: int
+    checked_in: int
+
+    @property
+    def fill_rate(self) -> float:
+        return self.taken / self.capacity if self.capacity else 0.0
+
+    @property
+    def fill_percent(self) -> int:
+        return round(self.fill_rate * 100)
+
+
+@dataclass
+class SeriesFigures:
+    series: Series
+    total: FillLine
+    by_city: list[FillLine]
+    by_kind: list[FillLine]
+    longest_waitlists: list[tuple[Session, registration_selectors.SeatFigures]]
+
+
+LONGEST_WAITLISTS = 10
+
+
+def _fill(label: str, items: list[tuple[Session, registration_selectors.SeatFigures]]) -> FillLine:
+    return FillLine(
+        label=label,
+        sessions=len(items),
+        taken=sum(f.taken for _, f in items),
+        capacity=sum(f.capacity for _, f in items),
+        waitlist=sum(f.waitlist for _, f in items),
+        checked_in=sum(f.checked_in for _, f in items),
+    )
+
+
+def series_figures(*, user: User | AnonymousUser, series_id: int) -> SeriesFigures:
+    """Seats, waitlists and check-ins of a series' sessions that take place (cancelled ones left
+    out): fill rate per city and per kind, and where the waitlists are longest. Constant queries."""
+    series = event_selectors.series_for_planner(user=user, series_id=series_id)
+    sessions = [
+        s for s in event_selectors.series_sessions_for_board(series=series) if s.status != Session.Status.CANCELLED
+    ]
+    seats = registration_selectors.seat_figures(sessions=sessions)
+    items = [(s, seats[s.id]) for s in sessions]
+    by_city: dict[int, list] = defaultdict(list)
+    by_kind: dict[str, list] = defaultdict(list)
+    for session, figures in items:
+        by_city[session.city_id].append((session, figures))
+        by_kind[session.kind].append((session, figures))
+    kinds = dict(Session.Kind.choices)
+    return SeriesFigures(
+        series=series,
+        total=_fill("", items),
+        by_city=sorted(
+            (_fill(content.city_label(group[0][0].city), group) for group in by_city.values()),
+            key=lambda line: -line.fill_rate,
+        ),
+        by_kind=[_fill(str(kinds[kind]), by_kind[kind]) for kind in kinds if kind in by_kind],
+        longest_waitlists=sorted((i for i in items if i[1].waitlist), key=lambda i: -i[1].waitlist)[:LONGEST_WAITLISTS],
     )

@@ -3,6 +3,8 @@ Reads go through frontend.workspace_selectors; writes through the same services 
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -13,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -26,8 +29,13 @@ from project import formats
 from project.errors import ApplicationError
 from registrations import selectors as registration_selectors
 from registrations import services as registration_services
+from streams import selectors as stream_selectors
+from streams import services as stream_services
+from streams.models import Stream
 
 LOGIN_URL = "/accounts/login/"
+# A host's home keeps a session this long after it ended (the roster and figures of last night).
+HOST_HOME_RECENT = dt.timedelta(days=2)
 
 
 def _series_or_404(request: HttpRequest, series_id: int) -> Series:
@@ -240,3 +248,108 @@ def session_cancel(request: HttpRequest, session_id: int) -> HttpResponse:
             messages.success(request, _("Cancelled “%(title)s”; the fans are told.") % {"title": session.title})
             return redirect(f"{reverse('plan-board', args=[session.series_id])}#session-{session.id}")
     return render(request, "frontend/workspace/session_cancel.html", {"form": form, "session": session})
+
+
+# --- Host home, stream status, roster, series figures ------------------------------------------
+
+
+@login_required(login_url=LOGIN_URL)
+def host_home(request: HttpRequest) -> HttpResponse:
+    since = timezone.now() - HOST_HOME_RECENT
+    sessions = event_selectors.sessions_hosted_by(user=request.user, since=since)
+    return render(request, "frontend/workspace/host_home.html", {"sessions": sessions, "now": timezone.now()})
+
+
+@login_required(login_url=LOGIN_URL)
+@require_POST
+def stream_status_set(request: HttpRequest, stream_id: int) -> HttpResponse:
+    """Go live / end, through the streams services (the same as POST /api/streams/{id}/start|end/)."""
+    try:
+        stream = stream_selectors.stream_get(user=request.user, stream_id=stream_id)
+    except Stream.DoesNotExist as exc:
+        raise Http404(_("No such stream.")) from exc
+    action = request.POST.get("status")
+    try:
+        if action == "live":
+            stream_services.stream_start(stream=stream, by=request.user)
+        elif action == "ended":
+            stream_services.stream_end(stream=stream, by=request.user)
+        else:
+            raise ApplicationError(_("Choose live or ended."))
+    except ApplicationError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, exc.message)
+    next_url = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("host-home")
+    return redirect(next_url)
+
+
+@login_required(login_url=LOGIN_URL)
+def roster(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _session_for_door(request, session_id)
+    return render(
+        request,
+        "frontend/workspace/roster.html",
+        {"session": session, "roster": registration_selectors.session_roster(session=session)},
+    )
+
+
+def _csv_cell(value: object) -> str:
+    """A cell a spreadsheet will not run as a formula (a name may start with = + - @)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@login_required(login_url=LOGIN_URL)
+def roster_csv(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _session_for_door(request, session_id)
+    found = registration_selectors.session_roster(session=session)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="roster-session-{session.id}.csv"'
+    response.write("\ufeff")  # spreadsheet programs read UTF-8 (Chinese names) only with a BOM
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "status",
+            "waitlist_position",
+            "name",
+            "username",
+            "registered_at",
+            "checked_in_at",
+            "checked_in_by",
+            "priority_code",
+        ]
+    )
+    for line in [*found.confirmed, *found.waitlist]:
+        registration = line.registration
+        local = [
+            formats.local(moment, session.timezone).isoformat() if moment else ""
+            for moment in (registration.created_at, registration.checked_in_at)
+        ]
+        writer.writerow(
+            [
+                _csv_cell(v)
+                for v in (
+                    registration.status,
+                    registration.waitlist_position or "",
+                    line.name,
+                    registration.fan.username,
+                    local[0],
+                    local[1],
+                    line.checked_in_by,
+                    line.priority_code,
+                )
+            ]
+        )
+    return response
+
+
+@login_required(login_url=LOGIN_URL)
+def series_figures(request: HttpRequest, series_id: int) -> HttpResponse:
+    try:
+        figures = selectors.series_figures(user=request.user, series_id=series_id)
+    except Series.DoesNotExist as exc:
+        raise Http404(_("No such series among those you plan.")) from exc
+    return render(request, "frontend/workspace/figures.html", {"figures": figures, "series": figures.series})

@@ -157,3 +157,45 @@ def registration_counts(*, session_id: int) -> dict[str, int]:
 
 def checked_in_count(*, session_id: int) -> int:
     return Registration.objects.filter(session_id=session_id, checked_in_at__isnull=False).count()
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    registration: Registration
+    name: str
+    checked_in_by: str
+
+    @property
+    def priority_code(self) -> str:
+        return self.registration.priority_code.code if self.registration.priority_code else ""
+
+
+@dataclass(frozen=True)
+class Roster:
+    confirmed: list[RosterLine]
+    waitlist: list[RosterLine]  # in waitlist order
+    checked_in: int
+
+
+def _person(user: User | None) -> str:
+    return (user.get_full_name() or user.username) if user is not None else ""
+
+
+def session_roster(*, session: Session) -> Roster:
+    """Who holds a seat (in the order they got it), who waits (in waitlist order), who is in, and
+    which priority code each used: one query."""
+    registrations = (
+        Registration.objects.filter(session=session, status__in=ACTIVE_STATUSES)
+        .select_related("fan", "priority_code", "checked_in_by")
+        .order_by("waitlist_position", "created_at", "id")
+    )
+    confirmed: list[RosterLine] = []
+    waitlist: list[RosterLine] = []
+    for registration in registrations:
+        line = RosterLine(registration, _person(registration.fan), _person(registration.checked_in_by))
+        (confirmed if registration.status == Registration.Status.CONFIRMED else waitlist).append(line)
+    return Roster(
+        confirmed=confirmed,
+        waitlist=waitlist,
+        checked_in=sum(1 for c in confirmed if c.registration.checked_in_at is not None),
+    )

@@ -29,11 +29,12 @@ def test_the_pages_keep_the_content_security_policy(tmp_path):
     anonymous_pages = ["/", f"/sessions/{session.id}/", f"/streams/{stream.id}/", "/accounts/login/"]
     anonymous_pages += ["/accounts/signup/", "/admin/login/"]
     fan_pages = ["/sessions/mine/", f"/sessions/{session.id}/"]
-    host_pages = [f"/streams/{stream.id}/host/", f"/door/{session.id}/", f"/streams/{stream.id}/"]
+    host_pages = [f"/streams/{stream.id}/host/", "/host/", f"/door/{session.id}/", f"/streams/{stream.id}/"]
     session.hosts.add(host)
     organizer = organizer_of(session.series.organization, username="organizer-csp")
     organizer_pages = ["/plan/", f"/plan/{session.series_id}/", f"/plan/{session.series_id}/sessions/new/"]
     organizer_pages += [f"/plan/sessions/{session.id}/", f"/plan/sessions/{session.id}/cancel/"]
+    organizer_pages += [f"/plan/{session.series_id}/figures/", f"/plan/sessions/{session.id}/roster/"]
 
     with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -16,6 +16,7 @@ from tests.factories import (
     OrganizationFactory,
     RegistrationFactory,
     SessionFactory,
+    UserFactory,
     VenueFactory,
     host_of,
     organizer_of,
@@ -288,3 +289,127 @@ def test_other_organizers_cannot_open_the_forms(planned):
     assert client.get(f"/plan/{planned['series'].id}/sessions/new/").status_code == 404
     assert client.get(f"/plan/sessions/{planned['session'].id}/").status_code == 404
     assert client.post(f"/plan/sessions/{planned['session'].id}/cancel/", {"reason": "x"}).status_code == 404
+
+
+# --- Fans see the truth ------------------------------------------------------------------------
+
+
+def test_a_cancelled_session_page_says_why_and_offers_nothing_to_do():
+    session = SessionFactory(status=Session.Status.CANCELLED, cancel_reason="Typhoon warning for the coast")
+    registration = RegistrationFactory(session=session)
+    for client in (client_for(None), client_for(registration.fan)):
+        body = client.get(f"/sessions/{session.id}/").content.decode()
+        assert "This session is cancelled." in body and "Typhoon warning for the coast" in body
+        for offer in (
+            "You're registered",
+            "seats left",
+            "Add to calendar",
+            "Google Calendar",
+            'data-action="register"',
+        ):
+            assert offer not in body, offer
+
+
+def test_a_moved_session_says_moved_from_for_a_while(planned):
+    from events import services as event_services
+
+    session = planned["session"]
+    old = session.starts_at.astimezone(SHANGHAI)
+    event_services.session_update(
+        session=session,
+        data={"starts_at": session.starts_at + dt.timedelta(days=1), "ends_at": session.ends_at + dt.timedelta(days=1)},
+    )
+    body = client_for(None).get(f"/sessions/{session.id}/").content.decode()
+    assert "This session has moved." in body
+    assert f"Moved from {old:%a} {old.day} {old:%b}, {old:%H:%M}" in body and "Longmen Hall" in body
+    Session.objects.filter(id=session.id).update(moved_at=session.starts_at - dt.timedelta(days=60))
+    assert "This session has moved." not in client_for(None).get(f"/sessions/{session.id}/").content.decode()
+
+
+def test_my_sessions_are_split_into_upcoming_past_and_cancelled():
+    fan = RegistrationFactory(session__title="Coming up").fan
+    RegistrationFactory(fan=fan, session__title="Called off", session__status=Session.Status.CANCELLED)
+    body = client_for(fan).get("/sessions/mine/").content.decode()
+    upcoming, rest = body.split("Cancelled sessions", 1)
+    assert "Coming up" in upcoming and "Called off" not in upcoming
+    assert "Called off" in rest
+
+
+# --- Host home, stream status, roster, figures -------------------------------------------------
+
+
+def test_a_host_lands_on_the_sessions_they_host_with_dashboard_roster_and_check_in_links():
+    from tests.factories import StreamFactory
+
+    organization = OrganizationFactory()
+    host = host_of(organization, username="lei")
+    session = SessionFactory(series__organization=organization, hosts=[host], kind=Session.Kind.LIVESTREAM)
+    stream = StreamFactory(session=session)
+    SessionFactory(series__organization=organization, title="Not mine")
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "lei", "password": "correct-horse-battery"})
+    assert response.status_code == 302 and response["Location"] == "/host/"
+    body = client.get("/host/").content.decode()
+    assert session.title in body and "Not mine" not in body
+    for link in (f"/streams/{stream.id}/host/", f"/plan/sessions/{session.id}/roster/", f"/door/{session.id}/"):
+        assert f'href="{link}"' in body
+    assert 'href="/host/"' in body  # in the navigation
+
+
+def test_hosts_set_the_stream_status_and_every_page_shows_the_same(settings):
+    from streams.models import Stream
+    from tests.factories import StreamFactory
+
+    organization = OrganizationFactory()
+    host = host_of(organization)
+    session = SessionFactory(series__organization=organization, hosts=[host], kind=Session.Kind.LIVESTREAM)
+    stream = StreamFactory(session=session)
+    stream.hosts.add(host)
+    client = client_for(host)
+    client.post(f"/host/streams/{stream.id}/status/", {"status": "live"})
+    assert Stream.objects.get(id=stream.id).status == "live"
+    for path in ("/host/", f"/streams/{stream.id}/", f"/streams/{stream.id}/host/", f"/sessions/{session.id}/"):
+        assert "stream-live" in client.get(path).content.decode() or "Live" in client.get(path).content.decode(), path
+    client.post(f"/host/streams/{stream.id}/status/", {"status": "ended"})
+    assert Stream.objects.get(id=stream.id).status == "ended"
+    fan = client_for(UserFactory())
+    assert fan.post(f"/host/streams/{stream.id}/status/", {"status": "live"}).status_code in (403, 404)
+    assert Stream.objects.get(id=stream.id).status == "ended"
+
+
+def test_the_roster_lists_confirmed_waitlist_in_order_check_ins_and_codes_and_exports_csv():
+    from registrations import services as registration_services
+    from registrations.models import PriorityCode
+
+    organization = OrganizationFactory()
+    host = host_of(organization)
+    session = SessionFactory(series__organization=organization, hosts=[host], capacity=1)
+    code = PriorityCode.objects.create(organization=organization, code="VIPCODE1", session=session, max_uses=5)
+    first = registration_services.registration_create(
+        session=session, fan=UserFactory(first_name="=cmd", last_name="Lin"), priority_code="VIPCODE1"
+    )
+    second = registration_services.registration_create(session=session, fan=UserFactory(username="waiting-1"))
+    third = registration_services.registration_create(session=session, fan=UserFactory(username="waiting-2"))
+    registration_services.registration_check_in(session=session, checkin_code=first.checkin_code, by=host)
+    client = client_for(host)
+    body = client.get(f"/plan/sessions/{session.id}/roster/").content.decode()
+    assert "1 of 1 confirmed fans checked in" in body and code.code in body
+    assert body.index("waiting-1") < body.index("waiting-2")
+    csv_text = client.get(f"/plan/sessions/{session.id}/roster.csv").content.decode("utf-8-sig")
+    lines = csv_text.splitlines()
+    assert lines[0].startswith("status,waitlist_position,name")
+    assert lines[1].startswith("confirmed,,'=cmd Lin,")  # no formula for a spreadsheet to run
+    assert "VIPCODE1" in lines[1]
+    assert [line.split(",")[1] for line in lines[2:]] == ["1", "2"]
+    assert second.id != third.id
+    assert client_for(UserFactory()).get(f"/plan/sessions/{session.id}/roster.csv").status_code == 403
+
+
+def test_series_figures_show_fill_rate_per_city_and_kind_and_the_longest_waitlists(demo):
+    organizer = User.objects.get(username="organizer")
+    talk = Session.objects.filter(series=demo, kind="talk").first()
+    Session.objects.filter(id=talk.id).update(confirmed_count=talk.capacity, waitlist_count=7)
+    body = client_for(organizer).get(f"/plan/{demo.id}/figures/").content.decode()
+    assert "By city" in body and "By kind" in body and "Night shoot" in body
+    assert talk.title_en in body.split("Longest waitlists", 1)[1]
+    assert "7 waiting" in body

@@ -10,7 +10,7 @@ from accounts.models import User
 from events.demo import DEMO_ACCOUNTS, load_demo
 from events.models import Session
 from registrations import services as registration_services
-from tests.factories import OrganizationFactory, SessionFactory, UserFactory, host_of
+from tests.factories import OrganizationFactory, RegistrationFactory, SessionFactory, UserFactory, host_of
 from tests.frontend.live_server import asgi_server, server_database_url
 from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, _screenshot
 
@@ -135,3 +135,54 @@ def test_a_conflicting_move_shows_the_conflict_in_words_and_saves_nothing(tmp_pa
         chromium.close()
     moving.refresh_from_db()
     assert (moving.starts_at, moving.venue_id, moving.sequence) == before
+
+
+def test_a_hosts_home_links_to_the_live_dashboard(tmp_path):
+    from tests.factories import StreamFactory
+
+    organization = OrganizationFactory()
+    host = host_of(organization, username="stream-host", first_name="Lei", last_name="Wang")
+    session = SessionFactory(
+        series__organization=organization, hosts=[host], kind=Session.Kind.LIVESTREAM, title="Grottoes live"
+    )
+    stream = StreamFactory(session=session, title="Grottoes live stream")
+    stream.hosts.add(host)
+    with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_context(**PHONE).new_page()
+        page.set_default_timeout(15_000)
+        expect = sync_api.expect
+        page.goto(f"{base_url}/accounts/login/")
+        page.get_by_label("Username").fill(host.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{base_url}/host/")
+        card = page.locator(f"#host-session-{session.id}")
+        expect(card).to_contain_text("Grottoes live")
+        expect(card.locator("[data-stream-status]")).to_have_text("Scheduled")
+        card.get_by_role("button", name="Go live").click()
+        expect(page.locator(f"#host-session-{session.id} [data-stream-status]")).to_have_text("Live")
+        page.locator(f"#host-session-{session.id}").get_by_role("link", name="Live dashboard").click()
+        expect(page).to_have_url(f"{base_url}/streams/{stream.id}/host/")
+        chromium.close()
+
+
+def test_a_cancelled_sessions_page_offers_nothing_to_do(tmp_path):
+    session = SessionFactory(status=Session.Status.CANCELLED, cancel_reason="Typhoon warning", title="Harbour lights")
+    fan = UserFactory(username="harbour-fan")
+    RegistrationFactory(session=session, fan=fan)  # registered before the cancellation
+    with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1200, "height": 900})
+        page.set_default_timeout(15_000)
+        expect = sync_api.expect
+        _log_in(page, base_url, fan.username, PASSWORD, f"/sessions/{session.id}/")
+        expect(page.get_by_role("alert")).to_contain_text("This session is cancelled.")
+        expect(page.get_by_role("alert")).to_contain_text("Typhoon warning")
+        expect(page.get_by_text("You're registered")).to_have_count(0)
+        expect(page.locator("main button, main form")).to_have_count(0)  # nothing to press
+        expect(page.get_by_role("link", name="Google Calendar")).to_have_count(0)
+        expect(page.locator(".seats-big")).to_have_count(0)
+        page.goto(f"{base_url}/sessions/mine/")
+        expect(page.locator(".cancelled-sessions")).to_contain_text("Harbour lights")
+        chromium.close()
