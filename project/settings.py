@@ -308,7 +308,15 @@ HOST_TRAVEL_BUFFER_MINUTES = env_int("HOST_TRAVEL_BUFFER_MINUTES", 90)
 WS_TICKET_SECONDS = env_int("WS_TICKET_SECONDS", 60)
 # Open websockets one client address may hold per worker process (0: no cap); more are closed (4429).
 WS_MAX_SOCKETS_PER_ADDRESS = env_int("WS_MAX_SOCKETS_PER_ADDRESS", 20)
+# Each process reports its counts (and its liveness) at least this often; a join or leave is reported
+# at once (streams.hub), at most once per PRESENCE_MIN_REPORT_SECONDS.
 PRESENCE_TICK_SECONDS = env_float("PRESENCE_TICK_SECONDS", 1.0)
+PRESENCE_MIN_REPORT_SECONDS = env_float("PRESENCE_MIN_REPORT_SECONDS", 0.05)
+# A socket gets new figures at most once per this many seconds (leading edge: a change after a quiet
+# second goes out at once; one within the second goes out when the second is over). Default: the tick.
+PRESENCE_PUSH_SECONDS: float | None = (
+    env_float("PRESENCE_PUSH_SECONDS", 1.0) if env_str("PRESENCE_PUSH_SECONDS") else None
+)
 PRESENCE_LIVENESS_SECONDS = env_float("PRESENCE_LIVENESS_SECONDS", 15.0)
 # How often one process saves peak/totals and a timeline point (streams.presence).
 PRESENCE_SAMPLE_SECONDS = env_float("PRESENCE_SAMPLE_SECONDS", 5.0)

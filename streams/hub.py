@@ -1,12 +1,20 @@
 """The per-process side of the live audience: this process's sockets, and its ticker.
 
 Each ASGI worker process has one ``Hub`` (bound to its event loop). Consumers call ``join``/``leave``;
-the first join starts the ticker in that loop. Every ``PRESENCE_TICK_SECONDS`` the ticker
+the first join starts the ticker in that loop. The ticker runs a tick every ``PRESENCE_TICK_SECONDS``
+(the liveness write kept for crash safety) and **at once** when woken: by a local join or leave, or by
+another process's change heard on Redis pub/sub (``PresenceBackend.listen``), at most once per
+``PRESENCE_MIN_REPORT_SECONDS``. A tick
 
 1. reports this process's per-stream viewer counts, new arrivals and grace refreshes to the presence
-   backend (``streams.presence``), which returns the totals summed over all live processes;
-2. pushes the figures to this process's own sockets, and only to those whose last figures differ;
-   a socket still busy sending gets the newest figures when it is done, never a queue;
+   backend (``streams.presence``), which returns the totals summed over all live processes and, when
+   this process's count changed, publishes that so the other processes tick too;
+2. pushes the figures to this process's sockets through a leading-edge throttle per stream: now if
+   the last push was at least ``PRESENCE_PUSH_SECONDS`` ago, else at that mark with the newest figures
+   (so a client gets at most about one message a second, and a change never waits a whole period).
+   Each push is encoded once per stream and written to every socket without an await per socket;
+   only to sockets whose last figures differ; a socket still busy sending gets the newest figures
+   when it is done, never a queue;
 3. every ``PRESENCE_SAMPLE_SECONDS`` saves peak, totals and a timeline point (one process per stream
    wins the right to do so in the backend) and re-reads each stream's status from the database.
 
@@ -72,6 +80,9 @@ class LocalStream:
     shown_peak: int = 0
     reported: bool = False  # has a non-zero count of ours been written to the backend
     watchers: set[int] = field(default_factory=set)  # signed-in viewers of the live stream, to save once
+    pushed_at: float = -1e9  # monotonic time of the last push to this stream's sockets
+    pushed_keys: tuple | None = None  # (viewer key, host key) of that push
+    push_timer: asyncio.TimerHandle | None = None  # the trailing push, when one is due
 
     @property
     def ended(self) -> bool:
@@ -80,6 +91,15 @@ class LocalStream:
 
 def _ticks() -> float:
     return max(float(settings.PRESENCE_TICK_SECONDS), 0.05)
+
+
+def _min_report() -> float:
+    return max(float(settings.PRESENCE_MIN_REPORT_SECONDS), 0.0)
+
+
+def _push_interval() -> float:
+    interval = getattr(settings, "PRESENCE_PUSH_SECONDS", None)
+    return _ticks() if interval is None else max(float(interval), 0.0)
 
 
 class Hub:
@@ -92,6 +112,8 @@ class Hub:
         self._last_touch = 0.0
         self._last_sample = 0.0
         self._delivery: set[asyncio.Task] = set()
+        self._wake: asyncio.Event | None = None
+        self.listener: asyncio.Task | None = None
         self.ticks = 0
         self.addresses: Counter[str] = Counter()  # open sockets per client address
 
@@ -102,8 +124,10 @@ class Hub:
             # A new event loop (tests run one per test): everything of the old loop is gone.
             self.loop = loop
             self.task = None
+            self.listener = None
             self.streams = {}
             self._delivery = set()
+            self._wake = asyncio.Event()
             self.addresses = Counter()
 
     def join(self, *, stream_id: int, consumer: Pushable, viewer_key: str, host: bool, status: str,
@@ -128,6 +152,8 @@ class Hub:
         if local.figures is not None:
             self._offer(conn, local)
         self.ensure_ticker()
+        if not host:
+            self.wake()  # report the new count now, not at the next tick
         return conn
 
     def leave(self, conn: Connection) -> None:
@@ -142,6 +168,7 @@ class Hub:
             if local.refs[conn.viewer_key] <= 0:
                 del local.refs[conn.viewer_key]
                 local.departures.append(conn.viewer_key)
+            self.wake()
         self.ensure_ticker()  # the leave must be counted even if the ticker had died
 
     def take_address(self, address: str) -> bool:
@@ -161,18 +188,38 @@ class Hub:
         if self.addresses[address] <= 0:
             del self.addresses[address]
 
+    def wake(self) -> None:
+        """Have the ticker report and push now (leading edge) rather than at its next period."""
+        if self._wake is not None:
+            self._wake.set()
+
     def ensure_ticker(self) -> None:
         self._bind()
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name="presence-ticker")
+        if (self.listener is None or self.listener.done()) and get_backend().publishes:
+            self.listener = asyncio.get_running_loop().create_task(self._listen(), name="presence-listener")
+
+    async def _listen(self) -> None:
+        """Other processes' changes, as they happen (Redis pub/sub; nothing to do in memory)."""
+        await get_backend().listen(process_id=self.process_id, on_change=self._on_change)
+
+    def _on_change(self, stream_id: int) -> None:
+        if stream_id in self.streams:
+            self.wake()
 
     async def stop(self) -> None:
         """Cancel the ticker and pending sends of this loop (tests, shutdown)."""
-        tasks = [t for t in [self.task, *self._delivery] if t is not None and not t.done()]
+        for local in self.streams.values():
+            if local.push_timer is not None:
+                local.push_timer.cancel()
+                local.push_timer = None
+        tasks = [t for t in [self.task, self.listener, *self._delivery] if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.task = None
+        self.listener = None
         await aclose_backends()
 
     async def depart(self) -> None:
@@ -197,9 +244,14 @@ class Hub:
 
     # --- the ticker ----------------------------------------------------------------------------
     async def _run(self) -> None:
+        """Tick every PRESENCE_TICK_SECONDS (liveness, crash safety), and at once when woken by a
+        local join/leave or another process's change, at most once per PRESENCE_MIN_REPORT_SECONDS."""
         idle = 0
+        wake = self._wake
         while True:
             started = time.monotonic()
+            if wake is not None:
+                wake.clear()
             try:
                 await self.tick()
             except asyncio.CancelledError:
@@ -213,7 +265,17 @@ class Hub:
                     return  # nothing to do; the next join starts a new ticker
             else:
                 idle = 0
-            await asyncio.sleep(max(_ticks() - (time.monotonic() - started), 0.0))
+            await asyncio.sleep(max(_min_report() - (time.monotonic() - started), 0.0))
+            remaining = _ticks() - (time.monotonic() - started)
+            if remaining > 0:
+                if wake is None:
+                    await asyncio.sleep(remaining)
+                else:
+                    try:
+                        async with asyncio.timeout(remaining):
+                            await wake.wait()
+                    except TimeoutError:
+                        pass
 
     async def tick(self) -> None:
         now = time.monotonic()
@@ -306,10 +368,33 @@ class Hub:
 
     # --- pushing -------------------------------------------------------------------------------
     def _push(self, local: LocalStream, at: Any) -> None:
+        """Leading-edge throttle per stream: new figures go out now if the last push was at least
+        PRESENCE_PUSH_SECONDS ago, else once that interval is over (with the newest figures then).
+        Unchanged figures cost nothing (no walk over the sockets)."""
         if local.figures is None:
             return
+        keys = (self._payload_key(local, host=False), self._payload_key(local, host=True))
+        if keys == local.pushed_keys:
+            return
+        wait = local.pushed_at + _push_interval() - time.monotonic()
+        if wait <= 0:
+            self._push_now(local, at)
+        elif local.push_timer is None:
+            local.push_timer = asyncio.get_running_loop().call_later(wait, self._push_due, local)
+
+    def _push_due(self, local: LocalStream) -> None:
+        local.push_timer = None
+        if local.figures is not None:
+            self._push(local, timezone.now())
+
+    def _push_now(self, local: LocalStream, at: Any) -> None:
+        if local.push_timer is not None:
+            local.push_timer.cancel()
+            local.push_timer = None
+        local.pushed_at = time.monotonic()
         viewer_text, viewer_key = self._payload(local, at, host=False)
         host_text, host_key = self._payload(local, at, host=True)
+        local.pushed_keys = (viewer_key, host_key)
         for group in (local.viewers, local.frozen):
             for conn in group:
                 if conn.last_key != viewer_key:
@@ -321,6 +406,20 @@ class Hub:
     def _offer(self, conn: Connection, local: LocalStream) -> None:
         text, key = self._payload(local, timezone.now(), host=conn.host)
         self._deliver(conn, key, text)
+
+    def _payload_key(self, local: LocalStream, *, host: bool) -> tuple:
+        figures = local.figures or Figures(0, 0, 0, 0, {})
+        key: tuple = (
+            "viewers",
+            figures.concurrent,
+            max(local.shown_peak, figures.peak),
+            figures.total_views,
+            figures.stale,
+            local.status,
+        )
+        if host:
+            key += (figures.unique_viewers, tuple(sorted(figures.platforms.items())))
+        return key
 
     def _payload(self, local: LocalStream, at: Any, *, host: bool) -> tuple[str, tuple]:
         figures = local.figures or Figures(0, 0, 0, 0, {})

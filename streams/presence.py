@@ -29,15 +29,20 @@ Definitions (as the large platforms use them):
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 
 from project.redis_guard import guard_for, redis_errors
+
+logger = logging.getLogger(__name__)
 
 WEB = "web"  # our own websocket viewers in the per-platform breakdown
 
@@ -98,6 +103,13 @@ class PresenceBackend(ABC):
     @abstractmethod
     def report_external(self, *, stream_id: int, platform: str, concurrent: int) -> None:
         """Another platform's concurrent count, valid for PRESENCE_EXTERNAL_TIMEOUT_SECONDS."""
+
+    #: Whether ``listen`` hears other processes' changes (else there are no other processes).
+    publishes = False
+
+    async def listen(self, *, process_id: str, on_change: Callable[[int], None]) -> None:  # noqa: B027
+        """Call ``on_change(stream_id)`` whenever another process's count of a stream changes, until
+        cancelled. The periodic tick stays the safety net for any change missed here."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -236,6 +248,9 @@ class MemoryPresence(PresenceBackend):
 #   P:v:<s>:<vkey>  grace key of a viewer     P:smp:<s> who saves the next timeline point
 #   P:rt:<s>        hash pid -> when that process last reported (Redis TIME, ms)
 #   P:pc:<s>        list of unsettled peak candidates "at|concurrent|pid pid ..." (see the module doc)
+# and publishes "<s>|<pid>" on channel P:chg when a process's count of s changed or new views came in:
+# the other processes tick at once on hearing it (streams.hub), so a change crosses processes in
+# one round trip instead of waiting for their next tick.
 _TICK_LUA = """
 local P = ARGV[1]
 local pid = ARGV[2]
@@ -256,7 +271,9 @@ for _ = 1, n do
   local want_sample = ARGV[i + 4]
   i = i + 5
   local ck = P .. ':c:' .. s
+  local changed = false
   if pid ~= '' then
+    changed = tonumber(redis.call('HGET', ck, pid) or '0') ~= count
     if count > 0 then redis.call('HSET', ck, pid, count) else redis.call('HDEL', ck, pid) end
     redis.call('PEXPIRE', ck, 86400000)
   end
@@ -279,6 +296,7 @@ for _ = 1, n do
   if na > 0 then redis.call('PEXPIRE', hll, 604800000) end
   i = i + na
   if fresh > 0 then views = redis.call('INCRBY', tvk, fresh); redis.call('PEXPIRE', tvk, 604800000) end
+  if pid ~= '' and (changed or fresh > 0) then redis.call('PUBLISH', P .. ':chg', s .. '|' .. pid) end
   local nt = tonumber(ARGV[i])
   i = i + 1
   for k = 0, nt - 1 do
@@ -448,8 +466,49 @@ class RedisPresence(PresenceBackend):
         # request while Redis is away (project.redis_guard).
         self.guard = guard_for("live audience", url)
 
+    publishes = True
+
     def _timeout(self) -> float:
         return max(min(float(settings.PRESENCE_TICK_SECONDS), 2.0), 0.5)
+
+    async def listen(self, *, process_id: str, on_change: Callable[[int], None]) -> None:
+        """Subscribe to P:chg; reconnect with backoff and jitter while Redis is away (logged once)."""
+        import redis.asyncio as aioredis
+
+        channel = f"{self.prefix}:chg"
+        delay = 0.5
+        failing = False
+        while True:
+            client = aioredis.Redis.from_url(self.url, socket_connect_timeout=self._timeout(), health_check_interval=15)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel)
+                if failing:
+                    logger.warning("presence: listening to other processes' changes again")
+                failing, delay = False, 0.5
+                while True:
+                    message = await pubsub.get_message(timeout=10.0)
+                    if message is None:
+                        continue
+                    data = message.get("data")
+                    text = data.decode() if isinstance(data, bytes) else str(data)
+                    stream_id, _, sender = text.partition("|")
+                    if sender != process_id and stream_id.isdigit():
+                        on_change(int(stream_id))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: the periodic ticks carry the changes meanwhile
+                if not failing:
+                    logger.warning("presence: not hearing other processes' changes (%s); retrying", exc)
+                failing = True
+            finally:
+                try:
+                    await pubsub.aclose()
+                    await client.aclose()
+                except Exception:  # noqa: S110 - closing a client whose server is gone
+                    pass
+            await asyncio.sleep(delay + random.random() * delay)  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, 10.0)
 
     def _sync_client(self) -> Any:
         import redis

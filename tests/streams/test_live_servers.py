@@ -165,6 +165,28 @@ def test_two_processes_on_redis_show_the_sum_within_two_seconds(servers, stream)
 
 @needs_redis
 @pytest.mark.redis
+def test_a_change_crosses_processes_as_it_happens_not_at_the_next_tick(servers, stream):
+    """Ticks 30 s apart: only the publish of a process's new count (Redis pub/sub) can bring it to the
+    other process's viewers within the 10 s allowed here."""
+    slow = {"PRESENCE_TICK_SECONDS": "30", "PRESENCE_LIVENESS_SECONDS": "90", "PRESENCE_PUSH_SECONDS": "1"}
+    first, second = servers(**slow), servers(**slow)
+    path = f"/ws/streams/{stream.id}/"
+
+    async def scenario() -> None:
+        watcher = (await open_clients(second, path, 1))[0]
+        await all_see([watcher], 1, timeout=10.0)
+        joiners = await open_clients(first, path, 3)
+        await all_see([watcher], 4, timeout=10.0)
+        await all_see(joiners, 4, timeout=10.0)
+        await close_clients(joiners[:2])
+        await all_see([watcher], 2, timeout=10.0)
+        await close_clients([watcher, joiners[2]])
+
+    run(scenario)
+
+
+@needs_redis
+@pytest.mark.redis
 def test_killed_process_viewers_leave_within_liveness_plus_one_tick(servers, stream, host):
     survivor, doomed = servers(), servers()
     path = f"/ws/streams/{stream.id}/"
