@@ -114,8 +114,10 @@ class MeApi(APIView):
     @extend_schema(request=LanguageSerializer, responses={200: MeSerializer})
     def patch(self, request):
         """Changes the caller's language (``zh-hans`` or ``en``); the answer is in the new one."""
-        serializer = LanguageSerializer(data=request.data)
+        serializer = LanguageSerializer(data=request.data, partial=True)  # a PATCH: nothing sent, nothing changed
         serializer.is_valid(raise_exception=True)
-        user = services.user_language_set(user=request.user, language=serializer.validated_data["language"])
-        translation.activate(user.language)
+        user = request.user
+        if "language" in serializer.validated_data:
+            user = services.user_language_set(user=user, language=serializer.validated_data["language"])
+            translation.activate(user.language)
         return Response(me_payload(user))

@@ -35,11 +35,14 @@ from events.serializers import (
 from project.api import query_bool, query_datetime, query_int
 from project.errors import ApplicationError
 from project.parsers import JSONParser
+from project.schema import error_response
 
 
 class OrganizersWrite(BasePermission):
     """Anyone reads (the selectors decide what); writing needs an organizer: anonymous users get 401,
     fans and hosts 403. Which organization's organizer is checked against the object by the services."""
+
+    reads_open = True  # the schema's 403s (project/schema.py)
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
@@ -73,8 +76,21 @@ class WritableViewSet(viewsets.ReadOnlyModelViewSet):
         instance = self.perform_create_with(data, organization_id)
         return Response(self.output(instance), status=status.HTTP_201_CREATED)
 
-    def update(self, request, *args, partial: bool = False, **kwargs):
+    def get_editable_object(self):
+        """The object of a write, once the caller is known to be one of its organization's organizers:
+        a caller who may not write is told so (403) before anything about the body (400)."""
         instance = self.get_object()
+        if not self.request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if not is_organizer_of(user=self.request.user, organization_id=self.organization_id_of(instance)):
+            raise exceptions.PermissionDenied(_("Only organizers of this organization may change its plan."))
+        return instance
+
+    def organization_id_of(self, instance) -> int:
+        return instance.organization_id
+
+    def update(self, request, *args, partial: bool = False, **kwargs):
+        instance = self.get_editable_object()
         data = _valid(self.input_serializer_class, request.data, partial=partial)
         data.pop("organization", None)
         return Response(self.output(self.perform_update_with(instance, data)))
@@ -135,7 +151,7 @@ class VenueViewSet(WritableViewSet):
 
 
 CONFLICT_PAGE = extend_schema(
-    responses=ConflictSerializer(many=True),
+    responses={200: ConflictSerializer(many=True), 403: error_response("permission_denied")},
     description="Every conflict of the series' non-cancelled sessions, drafts included, with each other and "
     "with other series' sessions (organizers of the series' organization).",
 )
@@ -290,7 +306,7 @@ class SeriesViewSet(WritableViewSet):
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, CSVParser, MultiPartParser, FormParser])
     def plan(self, request, pk=None):
-        series: Series = self.get_object()
+        series: Series = self.get_editable_object()
         dry_run = bool(query_bool(request.query_params, "dry_run"))
         rows, errors = parse_plan(plan_rows_from(request))
         result = services.series_plan_import(
@@ -301,13 +317,13 @@ class SeriesViewSet(WritableViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: SeriesPublishedSerializer},
+        responses={200: SeriesPublishedSerializer, 400: error_response("a draft fails a rule or conflicts")},
         description="Publish every draft of the series, all or nothing; a 400 names every draft that fails a "
         'rule or conflicts: {"sessions": {"<id>": {field: [messages]}}}.',
     )
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        published = services.series_publish(series=self.get_object(), by=request.user)
+        published = services.series_publish(series=self.get_editable_object(), by=request.user)
         return Response({"published": [s.id for s in published]})
 
     @extend_schema(
@@ -317,7 +333,7 @@ class SeriesViewSet(WritableViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        series = self.get_object()
+        series = self.get_editable_object()
         data = _valid(SessionCancelSerializer, request.data)
         cancelled = services.series_cancel(series=series, reason=data["reason"], by=request.user)
         return Response({"cancelled": [s.id for s in cancelled]})
@@ -360,15 +376,40 @@ def session_filters_from(params) -> selectors.SessionFilters:
     )
 
 
+def _refuse_status_change(data, *, current: str) -> None:
+    """A session's status changes only through its actions, which check their rules and tell the fans
+    (publish, cancel). ``status`` may be sent back unchanged (a client that PATCHes what it read);
+    any other value is refused rather than silently ignored."""
+    if not isinstance(data, dict) or "status" not in data or data["status"] == current:
+        return
+    message = _(
+        "A session's status cannot be set here: publish it with POST /api/sessions/{id}/publish/ "
+        "and cancel it with POST /api/sessions/{id}/cancel/."
+    )
+    raise ApplicationError(message, code="status_read_only", fields={"status": [message]})
+
+
+STATUS_NOTE = (
+    " `status` is not set here: sending a status other than the session's own (a new session is a draft) "
+    "is a 400 `status_read_only`; use `/publish/` and `/cancel/`."
+)
+
+
 @extend_schema_view(
     list=extend_schema(parameters=SESSION_FILTERS),
-    create=extend_schema(request=SessionInputSerializer, responses={201: SessionSerializer}),
-    update=extend_schema(request=SessionFieldsSerializer, responses={200: SessionSerializer}),
+    create=extend_schema(
+        request=SessionInputSerializer,
+        responses={201: SessionSerializer},
+        description="A new draft session. Conflicts are 400 with code 'conflict'." + STATUS_NOTE,
+    ),
+    update=extend_schema(
+        request=SessionFieldsSerializer, responses={200: SessionSerializer}, description=STATUS_NOTE.strip()
+    ),
     partial_update=extend_schema(
         request=SessionFieldsSerializer,
         responses={200: SessionSerializer},
         description="Edit; rescheduling is a PATCH of starts_at/ends_at/venue (fans are emailed, the calendar "
-        "SEQUENCE goes up). Conflicts are 400 with code 'conflict'.",
+        "SEQUENCE goes up). Conflicts are 400 with code 'conflict'." + STATUS_NOTE,
     ),
 )
 class SessionViewSet(WritableViewSet):
@@ -386,6 +427,7 @@ class SessionViewSet(WritableViewSet):
         return SessionSerializer(selectors.session_get(user=self.request.user, session_id=session.id)).data
 
     def create(self, request, *args, **kwargs):
+        _refuse_status_change(request.data, current=Session.Status.DRAFT)
         data = _valid(SessionInputSerializer, request.data)
         series = selectors.series_list().filter(id=data.pop("series")).first()
         if series is None:
@@ -393,19 +435,28 @@ class SessionViewSet(WritableViewSet):
         session = services.session_create(series=series, data=data, by=request.user)
         return Response(self.output(session), status=status.HTTP_201_CREATED)
 
+    def organization_id_of(self, session) -> int:
+        return session.series.organization_id
+
+    def update(self, request, *args, partial: bool = False, **kwargs):
+        session = self.get_editable_object()
+        _refuse_status_change(request.data, current=session.status)
+        data = _valid(SessionFieldsSerializer, request.data, partial=partial)
+        return Response(self.output(self.perform_update_with(session, data)))
+
     def perform_update_with(self, session, data):
         return services.session_update(session=session, data=data, by=self.request.user)
 
-    @extend_schema(request=None, responses={200: SessionSerializer})
+    @extend_schema(request=None, responses={200: SessionSerializer, 400: error_response("a rule or a conflict")})
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        session = services.session_publish(session=self.get_object(), by=request.user)
+        session = services.session_publish(session=self.get_editable_object(), by=request.user)
         return Response(self.output(session))
 
     @extend_schema(request=SessionCancelSerializer, responses={200: SessionSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        session = self.get_object()
+        session = self.get_editable_object()
         data = _valid(SessionCancelSerializer, request.data)
         session = services.session_cancel(session=session, reason=data["reason"], by=request.user)
         return Response(self.output(session))

@@ -13,10 +13,72 @@ from rest_framework.pagination import PageNumberPagination
 from project.errors import ApplicationError
 
 
+def refuse_numbers_as_text() -> None:
+    """Text fields take text, number fields numbers: DRF's CharField (and so SlugField, EmailField,
+    RegexField...) turns a JSON number into a string (``{"reason": 0}`` became the reason "0"), which
+    the schema's ``type: string`` does not allow. Made project-wide once, at start-up
+    (ProjectConfig.ready), so that no serializer can forget it; CSV rows are text already."""
+    if getattr(serializers.CharField, "_refuses_numbers", False):
+        return
+    to_internal_value = serializers.CharField.to_internal_value
+
+    def text_only(field: serializers.CharField, data):
+        if not isinstance(data, str):
+            field.fail("invalid")
+        return to_internal_value(field, data)
+
+    serializers.CharField.to_internal_value = text_only  # type: ignore[method-assign]
+    serializers.CharField._refuses_numbers = True  # type: ignore[attr-defined]
+
+    # Likewise a number field takes a JSON number: not true/false (float(False) is 0.0) nor text.
+    to_float = serializers.FloatField.to_internal_value
+
+    def number_only(field: serializers.FloatField, data):
+        if isinstance(data, (bool, str)):
+            field.fail("invalid")
+        return to_float(field, data)
+
+    serializers.FloatField.to_internal_value = number_only  # type: ignore[method-assign]
+
+
 class Pagination(PageNumberPagination):
+    """``?page=`` and ``?page_size=`` (at most 200: larger sizes are cut to 200, as the contract says).
+    Either one that is not a whole number from 1 up is a 400 rather than silently ignored; a page past
+    the last one is a 404."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        size = _positive_query_int(request.query_params, self.page_size_query_param)
+        return self.page_size if size is None else min(size, self.max_page_size)
+
+    def get_page_number(self, request, paginator):
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return paginator.num_pages
+        return _positive_query_int(request.query_params, self.page_query_param) or 1
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = f"Results per page, 1 to {self.max_page_size} (larger sizes are cut)."
+        return parameters
+
+
+def _positive_query_int(params, name: str) -> int | None:
+    """A whole number from 1 up, or None when the parameter is absent (``?page_size=`` counts as absent)."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18) or int(raw) < 1:
+        raise ApplicationError(
+            _("%(name)s must be a whole number from 1 up.") % {"name": name},
+            fields={name: [_("A whole number from 1 up is required.")]},
+        )
+    return int(raw)
 
 
 def parse_aware_datetime(value: str) -> dt.datetime | None:
@@ -61,9 +123,16 @@ def _representable_in_utc(value: dt.datetime) -> bool:
     return True
 
 
+# Names the zone database answers to that are no place on Earth: the server's own clock ("localtime"),
+# a template file ("posixrules") and the "Factory" placeholder.
+NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def known_timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """IANA zone names (``Asia/Shanghai``, also links such as ``PRC``), without the files that are
+    no time zone of a place."""
+    return frozenset(zoneinfo.available_timezones()) - NOT_PLACES
 
 
 class TimeZoneField(serializers.CharField):

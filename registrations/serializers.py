@@ -35,8 +35,8 @@ class RegistrationSerializer(serializers.ModelSerializer):
 
     checkin_code = serializers.SerializerMethodField()
     created_at = OffsetDateTimeField(read_only=True)
-    checked_in_at = OffsetDateTimeField(read_only=True)
-    cancelled_at = OffsetDateTimeField(read_only=True)
+    checked_in_at = OffsetDateTimeField(read_only=True, allow_null=True)
+    cancelled_at = OffsetDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Registration
@@ -76,7 +76,7 @@ def registration_payload(registration: Registration) -> dict:
 class SessionSummarySerializer(serializers.ModelSerializer):
     starts_at = serializers.SerializerMethodField()
     city = serializers.CharField(source="city.name", read_only=True)
-    venue = serializers.CharField(source="venue.name", read_only=True, default=None)
+    venue = serializers.CharField(source="venue.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Session

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.selectors import organizations_of_organizer
 from project.errors import ApplicationError
+from project.schema import error_response
 from streams import selectors, services
 from streams.models import Stream
 from streams.serializers import (
@@ -139,14 +140,14 @@ class StreamViewSet(
             raise PermissionDenied(_("Only the stream's hosts and organizers run it."))
         return stream
 
-    @extend_schema(request=None, responses={200: StreamSerializer})
+    @extend_schema(request=None, responses={200: StreamSerializer, 409: error_response("already_live / ended")})
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk=None) -> Response:
         """Go live (stream hosts and organizers). 409 `already_live` / `ended`."""
         stream = services.stream_start(stream=self._runnable(), by=request.user)
         return Response(self.get_serializer(stream).data)
 
-    @extend_schema(request=None, responses={200: StreamSerializer})
+    @extend_schema(request=None, responses={200: StreamSerializer, 409: error_response("already_ended")})
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk=None) -> Response:
         """End the stream (stream hosts and organizers); its figures become final. 409 `already_ended`."""

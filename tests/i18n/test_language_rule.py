@@ -42,7 +42,9 @@ def test_english_browsers_get_english(api_client, header):
 def test_without_a_language_of_ours_the_site_default_is_chinese(header):
     client = Client(**({"HTTP_ACCEPT_LANGUAGE": header} if header else {}))
     UserFactory(username="mei")
-    response = client.post("/api/auth/token/", {"username": "mei", "password": "wrong"})
+    response = client.post(
+        "/api/auth/token/", {"username": "mei", "password": "wrong"}, content_type="application/json"
+    )
     assert response.json()["detail"] == WRONG_PASSWORD_ZH
     assert response["Content-Language"] == "zh-hans"
     assert '<html lang="zh-Hans">' in client.get("/").content.decode()
