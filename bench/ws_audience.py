@@ -75,7 +75,7 @@ def create_stream(url: str) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int, socket.socket]:
+def start_server(database_url: str, workers: int, cpus: str = "") -> tuple[subprocess.Popen, int, socket.socket]:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -94,6 +94,8 @@ def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int
     cmd += ["--ws-per-message-deflate", "false"]
     if workers > 1:
         cmd += ["--workers", str(workers)]
+    if cpus:
+        cmd = ["taskset", "-c", cpus, *cmd]  # the workers inherit the parent's CPUs
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, pass_fds=[sock.fileno()], start_new_session=True)
     return process, port, sock
 
@@ -106,6 +108,26 @@ def worker_pids(process: subprocess.Popen, workers: int) -> list[int]:
     except OSError:
         return [process.pid]
     return [int(pid) for pid in children]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids`` (from /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / ticks
+
+
+def open_sockets(pid: int) -> int:
+    try:
+        return sum(1 for fd in Path(f"/proc/{pid}/fd").iterdir() if os.readlink(fd).startswith("socket:"))
+    except OSError:
+        return 0
 
 
 def rss_kib(pids: list[int]) -> int:
@@ -139,13 +161,27 @@ def wait_ready(base: str, stream_id: int, timeout: float = 60) -> None:
 # --- client processes ------------------------------------------------------------------------------
 
 
-def client_process(base: str, stream_id: int, count: int, commands, results) -> None:
-    """Holds ``count`` connections; on command reports when each first saw a given concurrent value."""
+def pin(cpus: str) -> None:
+    """Run this process on ``cpus`` ("1", "0,1", "2-3"): the load generator off the server's cores."""
+    if not cpus:
+        return
+    chosen: set[int] = set()
+    for part in cpus.split(","):
+        low, _, high = part.partition("-")
+        chosen |= set(range(int(low), int(high or low) + 1))
+    os.sched_setaffinity(0, chosen)
+
+
+def client_process(base: str, stream_id: int, count: int, commands, results, source: str = "", cpus: str = "") -> None:
+    """Holds ``count`` connections; on command reports when each first saw a given concurrent value.
+    ``source``: the local address to connect from (each client process its own 127.0.0.x, so that
+    20,000+ connections to one port do not run out of ephemeral ports)."""
+    pin(cpus)
     raise_fd_limit()
-    asyncio.run(_client_main(base, stream_id, count, commands, results))
+    asyncio.run(_client_main(base, stream_id, count, commands, results, source))
 
 
-async def _client_main(base, stream_id, count, commands, results) -> None:
+async def _client_main(base, stream_id, count, commands, results, source: str = "") -> None:
     from websockets.asyncio.client import connect
 
     url = f"ws://{base}/ws/streams/{stream_id}/"
@@ -172,7 +208,17 @@ async def _client_main(base, stream_id, count, commands, results) -> None:
     for first in range(0, count, 100):
         batch = min(100, count - first)
         opened = await asyncio.gather(
-            *(connect(url, origin=origin, compression=None, ping_interval=None, open_timeout=60) for _ in range(batch)),
+            *(
+                connect(
+                    url,
+                    origin=origin,
+                    compression=None,
+                    ping_interval=None,
+                    open_timeout=60,
+                    **({"local_addr": (source, 0)} if source else {}),
+                )
+                for _ in range(batch)
+            ),
             return_exceptions=True,
         )
         for ws in opened:
@@ -228,6 +274,12 @@ def main() -> None:
         "the stream is created in --database-url, which must be that server's database",
     )
     parser.add_argument("--database-url", default="", help="with --base-url: the server's database")
+    parser.add_argument(
+        "--server-cpus", default="", help="taskset CPU list for the server's workers (e.g. 0); default: any"
+    )
+    parser.add_argument(
+        "--client-cpus", default="", help="CPU list for the load generator's processes (e.g. 1); default: any"
+    )
     args = parser.parse_args()
     if args.base_url:
         if not args.database_url:
@@ -236,11 +288,15 @@ def main() -> None:
         return
     limit = raise_fd_limit()
     backend = "redis" if os.environ.get("REDIS_URL") else "memory"
-    print(f"backend={backend} workers={args.workers} clients={args.clients} client_procs={args.procs} fd_limit={limit}")
+    print(
+        f"backend={backend} workers={args.workers} clients={args.clients} client_procs={args.procs} fd_limit={limit} "
+        f"server_cpus={args.server_cpus or 'any'} client_cpus={args.client_cpus or 'any'}"
+    )
+    pin(args.client_cpus)  # the probe and this coordinator are load generator too
     print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as directory:
         database_url, stream_id = prepare_database(directory)
-        process, port, sock = start_server(database_url, args.workers)
+        process, port, sock = start_server(database_url, args.workers, args.server_cpus)
         try:
             measure(f"127.0.0.1:{port}", stream_id, args, lambda: worker_pids(process, args.workers))
         finally:
@@ -276,13 +332,18 @@ def measure(base: str, stream_id: int, args, server_pids) -> None:
     wait_ready(base, stream_id)
     time.sleep(1.0)
     rss_before = rss_kib(server_pids()) if server_pids else 0
+    cpu_start = cpu_seconds(server_pids()) if server_pids else 0.0
     commands = [ctx.Queue() for _ in range(args.procs)]
     results = ctx.Queue()
     share = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
     try:
         started = time.monotonic()
         for i in range(args.procs):
-            p = ctx.Process(target=client_process, args=(base, stream_id, share[i], commands[i], results))
+            source = f"127.0.0.{2 + i}" if base.startswith("127.0.0.1:") else ""
+            p = ctx.Process(
+                target=client_process,
+                args=(base, stream_id, share[i], commands[i], results, source, args.client_cpus),
+            )
             p.start()
             clients.append(p)
         connected = failures = 0
@@ -293,13 +354,31 @@ def measure(base: str, stream_id: int, args, server_pids) -> None:
         ramp = time.monotonic() - started
         time.sleep(3.0)  # let the figures settle and the allocator catch up
         print(f"connected {connected} of {args.clients} in {ramp:.1f}s ({connected / ramp:.0f}/s), {failures} failed")
+        thousands = max(connected, 1) / 1000
         if server_pids:
-            rss_after = rss_kib(server_pids())
+            pids = server_pids()
+            rss_after = rss_kib(pids)
             print(
                 f"server RSS {rss_before / 1024:.0f} MiB -> {rss_after / 1024:.0f} MiB "
-                f"({(rss_after - rss_before) * 1024 / max(connected, 1) / 1024:.1f} KiB per connection)"
+                f"({(rss_after - rss_before) * 1024 / max(connected, 1) / 1024:.1f} KiB per connection); "
+                f"sockets per worker {[open_sockets(pid) for pid in pids]}"
             )
+            ramp_cpu = cpu_seconds(pids) - cpu_start
+            idle_from, idle_cpu_from = time.monotonic(), cpu_seconds(pids)
+            time.sleep(5.0)
+            idle = (cpu_seconds(pids) - idle_cpu_from) / (time.monotonic() - idle_from)
+            print(
+                f"server CPU: ramp {ramp_cpu / thousands:.2f} s per 1,000 connections; holding "
+                f"{100 * idle / thousands:.2f} % of a core per 1,000 viewers (no changes, ticks only)"
+            )
+        rounds_from, rounds_cpu_from = time.monotonic(), cpu_seconds(server_pids()) if server_pids else 0.0
         asyncio.run(rounds(base, stream_id, connected, args.rounds, commands, results, args.procs))
+        if server_pids:
+            spent = cpu_seconds(server_pids()) - rounds_cpu_from - idle * (time.monotonic() - rounds_from)
+            print(
+                f"server CPU per change (above holding): {1000 * spent / args.rounds / thousands:.1f} ms "
+                f"per 1,000 viewers ({spent / args.rounds:.2f} s per change over all workers)"
+            )
         for q in commands:
             q.put(("stop",))
         for _ in range(args.procs):
@@ -318,13 +397,26 @@ async def rounds(base, stream_id, connected, n_rounds, commands, results, procs)
     origin = f"http://{base}"
     all_fanout: list[float] = []
     all_e2e: list[float] = []
+    last_client: list[float] = []
+    p99_rounds: list[float] = []
     probe = None
     value = connected
     for round_no in range(n_rounds):
         await asyncio.sleep(2.5)
         changed_at = time.time()
         if probe is None:
-            probe = await connect(url, origin=origin, compression=None, ping_interval=None, open_timeout=60)
+            probe = (
+                await connect(
+                    url,
+                    origin=origin,
+                    compression=None,
+                    ping_interval=None,
+                    open_timeout=60,
+                    local_addr=("127.0.0.250", 0),
+                )
+                if base.startswith("127.0.0.1:")
+                else await connect(url, origin=origin, compression=None, ping_interval=None, open_timeout=60)
+            )
             value += 1
         else:
             await probe.close()
@@ -349,6 +441,8 @@ async def rounds(base, stream_id, connected, n_rounds, commands, results, procs)
         e2e = [arrival - changed_at for arrival, _ in got]
         all_fanout += fanout
         all_e2e += e2e
+        last_client.append(max(e2e) if not (len(seen) - len(got)) else float("inf"))
+        p99_rounds.append(percentile(e2e, 0.99))
         missing = len(seen) - len(got)
         print(
             f"round {round_no + 1}: concurrent={value} received by {len(got)}/{len(seen)}"
@@ -363,6 +457,10 @@ async def rounds(base, stream_id, connected, n_rounds, commands, results, procs)
         f"ALL {n_rounds} rounds: fanout p50 {statistics.median(fan):.3f}s p99 {percentile(fan, 0.99):.3f}s "
         f"max {max(fan):.3f}s | e2e p50 {statistics.median(e2e_all):.3f}s p99 {percentile(e2e_all, 0.99):.3f}s "
         f"max {max(e2e_all):.3f}s"
+    )
+    print(
+        f"change -> last client, per round: p99 of clients {min(p99_rounds):.3f}-{max(p99_rounds):.3f}s, "
+        f"last client {min(last_client):.3f}-{max(last_client):.3f}s"
     )
 
 

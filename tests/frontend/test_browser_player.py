@@ -238,4 +238,11 @@ def test_host_dashboard_on_a_phone_shows_seats_beside_the_audience_axes_and_plat
         expect(table.locator("tr", has_text="This site")).to_contain_text("Concurrent viewers")
         expect(page.locator('[data-field="concurrent"]')).to_have_attribute("data-value", "1")  # views not added
         _screenshot(page, "host-dashboard-phone")
+        # Reconnects back off exponentially with full jitter (a deploy's 10,000 viewers spread out).
+        delays = page.evaluate(
+            "() => [0, 1, 2, 3, 4, 5, 6].map(n => [0, 0.5, 0.999].map(r => ApertureLive.backoffDelay(n, r)))"
+        )
+        assert [low for low, _mid, _high in delays] == [250] * 7
+        assert [high for _low, _mid, high in delays] == [2997, 5994, 11988, 23976, 29970, 29970, 29970]
+        assert all(low < mid < high for low, mid, high in delays)
         chromium.close()

@@ -2,14 +2,17 @@
    The server pushes {"type": "viewers", concurrent, peak, total_views, at} (host channel: also
    unique_viewers and a per-platform breakdown) at most about once a second. This client:
    - sends {"type": "heartbeat"} every 20 s so that idle proxies keep the socket open;
-   - reconnects after a drop with exponential backoff (1 s doubling to 30 s, with jitter);
+   - reconnects after a drop with exponential backoff and full jitter: the n-th retry waits a random
+     time between 0.25 s and min(30 s, 3 s x 2^n), so the 10,000 viewers of a worker that restarts
+     for a deploy come back spread over seconds instead of all in the same instant;
    - stops on close code 4403 (not allowed) instead of hammering the server;
    - marks the figures stale while disconnected, or when the server says they are. */
 (function () {
   "use strict";
 
   var HEARTBEAT_MS = 20000;
-  var BACKOFF_MIN_MS = 1000;
+  var BACKOFF_MIN_MS = 3000;
+  var BACKOFF_FLOOR_MS = 250;
   var BACKOFF_MAX_MS = 30000;
   var CHART_POINTS = 720;
   var STATS_MS = 15000;
@@ -132,10 +135,16 @@
     };
   };
 
+  /* The wait before retry number ``attempt`` (0, 1, ...), for a ``random`` in [0, 1). */
+  function backoffDelay(attempt, random) {
+    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt));
+    return Math.round(BACKOFF_FLOOR_MS + random * (ceiling - BACKOFF_FLOOR_MS));
+  }
+  window.ApertureLive = { backoffDelay: backoffDelay };
+
   LiveFigures.prototype.scheduleReconnect = function () {
     if (this.stopped || this.retry) return;
-    var base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, this.attempts));
-    var delay = Math.round(base / 2 + Math.random() * (base / 2));
+    var delay = backoffDelay(this.attempts, Math.random());
     this.attempts += 1;
     this.setConn(
       fmt(_("Disconnected; the figures may be stale. Reconnecting in %(seconds)s s…"), { seconds: Math.ceil(delay / 1000) }, true),
