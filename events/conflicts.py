@@ -74,6 +74,7 @@ class Slot:
     row: int | None = None
     organization_id: int | None = None
     foreign: bool = False  # another organization's session, named without its id or title
+    row_base: int = 0  # how people number the rows: 2 for a spreadsheet's first row under its header
 
     def ref(self) -> dict[str, Any]:
         """How an error names this slot: a session id, or a row of the plan being imported."""
@@ -94,7 +95,7 @@ class Slot:
         if self.foreign:
             return _("a session of another organization")
         if self.row is not None:
-            return _("row %(row)s “%(title)s”") % {"row": self.row, "title": self.title}
+            return _("row %(row)s “%(title)s”") % {"row": self.row + self.row_base, "title": self.title}
         return _("“%(title)s”") % {"title": self.title}
 
     def local(self, moment: dt.datetime) -> dt.datetime:

@@ -7,6 +7,7 @@ only parse input. ``by`` is the acting user: when given, they must organize the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -697,6 +698,7 @@ def series_plan_import(
     row_errors: Mapping[int, Mapping[str, list[str]]] | None = None,
     by: User | None = None,
     dry_run: bool = False,
+    first_row: int = 0,
 ) -> PlanResult:
     """Create a whole plan of draft sessions, all or nothing.
 
@@ -704,7 +706,8 @@ def series_plan_import(
     already found while parsing (such rows are ``None``). Every row is checked by the session rules and
     against every other row and every saved session for conflicts; any error anywhere raises one
     ``ApplicationError`` naming every bad row: ``{"rows": {"<index>": {field: [messages]}}}``.
-    With ``dry_run`` nothing is written (the returned sessions are unsaved).
+    With ``dry_run`` nothing is written (the returned sessions are unsaved). ``first_row`` is the
+    number conflict messages give the first row (2 for a spreadsheet's first row under its header).
     """
     _ensure_organizer(by, series.organization_id)
     if not rows:
@@ -732,7 +735,9 @@ def series_plan_import(
             cleaned[index] = clean
 
     slots = [
-        _slot(clean, key=f"r{index}", row=index, organization_id=series.organization_id)
+        dataclasses.replace(
+            _slot(clean, key=f"r{index}", row=index, organization_id=series.organization_id), row_base=first_row
+        )
         for index, clean in cleaned.items()
     ]
     if not dry_run:

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from frontend import views, workspace_views
@@ -16,6 +16,12 @@ urlpatterns = [
     path("plan/sessions/<int:session_id>/", workspace_views.session_edit, name="plan-session-edit"),
     path("plan/sessions/<int:session_id>/publish/", workspace_views.session_publish, name="plan-session-publish"),
     path("plan/sessions/<int:session_id>/cancel/", workspace_views.session_cancel, name="plan-session-cancel"),
+    path("plan/<int:series_id>/import/", workspace_views.plan_import, name="plan-import"),
+    re_path(
+        r"^plan/(?P<series_id>[0-9]+)/import/template\.(?P<fmt>csv|xlsx)$",
+        workspace_views.plan_import_template,
+        name="plan-import-template",
+    ),
     path("plan/<int:series_id>/figures/", workspace_views.series_figures, name="plan-figures"),
     path("plan/sessions/<int:session_id>/roster/", workspace_views.roster, name="roster"),
     path("plan/sessions/<int:session_id>/roster.csv", workspace_views.roster_csv, name="roster-csv"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors as account_selectors
 from events import selectors as event_selectors
 from events import services as event_services
+from events import sheets
 from events.models import City, Series, Session, Venue
 from frontend import workspace_selectors as selectors
 from frontend.workspace_forms import FIELD_OF, CancelSessionForm, SessionForm
@@ -353,3 +355,89 @@ def series_figures(request: HttpRequest, series_id: int) -> HttpResponse:
     except Series.DoesNotExist as exc:
         raise Http404(_("No such series among those you plan.")) from exc
     return render(request, "frontend/workspace/figures.html", {"figures": figures, "series": figures.series})
+
+
+# --- Month plan import -------------------------------------------------------------------------
+
+IMPORT_SESSION_KEY = "plan-import"
+
+
+@login_required(login_url=LOGIN_URL)
+def plan_import_template(request: HttpRequest, series_id: int, fmt: str) -> HttpResponse:
+    series = _series_or_404(request, series_id)
+    rows = sheets.template_rows(series)
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        workbook.save(out)
+        response = HttpResponse(
+            out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    else:
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        response = HttpResponse("\ufeff" + text.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="plan-template.{fmt}"'
+    return response
+
+
+def _import_outcome(series: Series, table: sheets.Table, *, by, dry_run: bool) -> dict:
+    """What the preview shows: every row with its errors (by spreadsheet row number)."""
+    try:
+        result = sheets.series_plan_sheet_import(series=series, table=table, by=by, dry_run=dry_run)
+    except ApplicationError as exc:
+        bad = (exc.extra or {}).get("rows") or {}
+        if not bad:
+            return {"error": exc.message, "file_errors": (exc.fields or {}).get("file", []), "rows": []}
+        lines = [
+            {"line": index + sheets.FIRST_ROW, "cells": cells, "errors": bad.get(str(index + sheets.FIRST_ROW), {})}
+            for index, cells in enumerate(table)
+        ]
+        return {"error": exc.message, "rows": lines, "bad": len(bad)}
+    lines = [{"line": index + sheets.FIRST_ROW, "cells": cells, "errors": {}} for index, cells in enumerate(table)]
+    return {"rows": lines, "ok": True, "created": result.created}
+
+
+@login_required(login_url=LOGIN_URL)
+@require_http_methods(["GET", "POST"])
+def plan_import(request: HttpRequest, series_id: int) -> HttpResponse:
+    """Upload -> preview (a dry run naming every bad row and conflict) -> apply, all or nothing.
+    The previewed table waits in the signed-in session until it is applied."""
+    series = _series_or_404(request, series_id)
+    context: dict = {"series": series, "columns": sheets.COLUMNS}
+    stash = request.session.get(IMPORT_SESSION_KEY) or {}
+    if request.method == "POST" and "apply" in request.POST:
+        table = stash.get(str(series.id))
+        if not table:
+            messages.error(request, _("Upload the plan again: the preview has expired."))
+            return redirect("plan-import", series_id=series.id)
+        outcome = _import_outcome(series, table, by=request.user, dry_run=False)
+        if outcome.get("ok"):
+            stash.pop(str(series.id), None)
+            request.session[IMPORT_SESSION_KEY] = stash
+            messages.success(
+                request, _("%(count)s draft sessions were added to the plan.") % {"count": outcome["created"]}
+            )
+            return redirect("plan-board", series_id=series.id)
+        context.update(outcome)
+    elif request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["file_errors"] = [_("Choose a .csv or .xlsx file.")]
+        else:
+            try:
+                table = sheets.table_from_upload(name=upload.name or "", data=upload.read(sheets.MAX_BYTES + 1))
+            except ApplicationError as exc:
+                context.update({"error": exc.message, "file_errors": (exc.fields or {}).get("file", [])})
+            else:
+                outcome = _import_outcome(series, table, by=request.user, dry_run=True)
+                context.update(outcome)
+                if outcome.get("ok"):
+                    stash[str(series.id)] = table
+                    request.session[IMPORT_SESSION_KEY] = stash
+    return render(request, "frontend/workspace/plan_import.html", context)

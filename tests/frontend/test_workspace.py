@@ -413,3 +413,93 @@ def test_series_figures_show_fill_rate_per_city_and_kind_and_the_longest_waitlis
     assert "By city" in body and "By kind" in body and "Night shoot" in body
     assert talk.title_en in body.split("Longest waitlists", 1)[1]
     assert "7 waiting" in body
+
+
+# --- Month plan import -------------------------------------------------------------------------
+
+
+def _plan_csv(venue, day: dt.date, *rows: str) -> bytes:
+    header = "kind,title,title_en,city,venue,date,start,end,hosts,capacity,description\n"
+    return (
+        "\ufeff" + header + "".join(r.format(city=venue.city.name, venue=venue.name, day=day) + "\n" for r in rows)
+    ).encode()
+
+
+def _upload(client, series, name: str, data: bytes, **extra):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(f"/plan/{series.id}/import/", {"file": SimpleUploadedFile(name, data), **extra})
+
+
+def test_an_import_with_one_bad_row_saves_nothing_and_names_the_row(planned):
+    host_of(planned["series"].organization, first_name="Lei", last_name="Wang")
+    day = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=50)).date()
+    data = _plan_csv(
+        planned["venue"],
+        day,
+        "talk,夜景入门,Night basics,{city},{venue},{day},19:00,21:00,Lei Wang,20,",
+        "talk,Second,,{city},{venue},{day},9:61,21:00,,20,",
+    )
+    client = client_for(planned["organizer"])
+    before = Session.objects.count()
+    body = _upload(client, planned["series"], "plan.csv", data).content.decode()
+    assert "Nothing was saved." in body
+    assert 'id="row-3" class' not in body and 'class="bad-row" id="row-3"' in body
+    assert "“9:61” is not a time like 19:30." in body
+    assert "Apply the whole plan" not in body
+    assert client.post(f"/plan/{planned['series'].id}/import/", {"apply": "1"}).status_code == 302
+    assert Session.objects.count() == before
+
+
+def test_an_import_explains_conflicts_with_spreadsheet_row_numbers(planned):
+    day = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=51)).date()
+    data = _plan_csv(
+        planned["venue"],
+        day,
+        "talk,First,,{city},{venue},{day},19:00,21:00,,20,",
+        "talk,Second,,{city},{venue},{day},20:00,22:00,,20,",
+    )
+    body = _upload(client_for(planned["organizer"]), planned["series"], "plan.csv", data).content.decode()
+    assert "is booked by row 3 “Second”" in body and "is booked by row 2 “First”" in body
+    assert f"{day.day} " in body and "20:00–22:00" in body
+
+
+def test_an_xlsx_plan_previews_then_applies_all_rows_as_drafts_in_local_time(planned):
+    from openpyxl import Workbook
+
+    day = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=52)).date()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["kind", "title", "city", "venue", "date", "start", "end", "capacity"])
+    venue = planned["venue"]
+    sheet.append(["讲座", "Excel talk", "洛阳", venue.name, day, dt.time(19, 0), dt.time(21, 0), 25])
+    sheet.append(["night_shoot", "Excel shoot", "Luoyang", venue.name, day.isoformat(), "22:30", "01:00", 15])
+    out = __import__("io").BytesIO()
+    workbook.save(out)
+    client = client_for(planned["organizer"])
+    body = _upload(client, planned["series"], "plan.xlsx", out.getvalue()).content.decode()
+    assert "All 2 rows are ready, with no conflict." in body, body[-3000:]
+    assert not Session.objects.filter(title__startswith="Excel").exists()
+    assert client.post(f"/plan/{planned['series'].id}/import/", {"apply": "1"}).status_code == 302
+    talk = Session.objects.get(title="Excel talk")
+    assert talk.status == Session.Status.DRAFT
+    assert talk.starts_at == dt.datetime.combine(day, dt.time(11, 0), tzinfo=dt.UTC)
+    shoot = Session.objects.get(title="Excel shoot")
+    assert shoot.ends_at - shoot.starts_at == dt.timedelta(hours=2, minutes=30)
+
+
+def test_the_plan_templates_download_as_csv_and_xlsx(planned):
+    client = client_for(planned["organizer"])
+    csv_response = client.get(f"/plan/{planned['series'].id}/import/template.csv")
+    assert csv_response.content.decode("utf-8-sig").startswith("kind,title,title_en,city,venue,date")
+    xlsx = client.get(f"/plan/{planned['series'].id}/import/template.xlsx")
+    assert xlsx.content[:2] == b"PK"
+    assert client_for(UserFactory()).get(f"/plan/{planned['series'].id}/import/template.csv").status_code == 404
+
+
+def test_a_file_that_is_not_a_plan_is_refused_clearly(planned):
+    client = client_for(planned["organizer"])
+    body = _upload(client, planned["series"], "plan.xlsx", b"not a workbook").content.decode()
+    assert "This is not an .xlsx workbook Aperture can read." in body
+    body = _upload(client, planned["series"], "plan.csv", b"name,when\nx,y\n").content.decode()
+    assert "The header row must name the template&#x27;s columns" in body

@@ -186,3 +186,31 @@ def test_a_cancelled_sessions_page_offers_nothing_to_do(tmp_path):
         page.goto(f"{base_url}/sessions/mine/")
         expect(page.locator(".cancelled-sessions")).to_contain_text("Harbour lights")
         chromium.close()
+
+
+def test_an_import_with_one_bad_row_saves_nothing_and_names_the_row(tmp_path):
+    series = load_demo(today=dt.date(2026, 11, 25)).series
+    venue = Session.objects.filter(series=series, kind="talk").select_related("venue", "city").first().venue
+    day = (series.sessions.order_by("-starts_at").first().starts_at + dt.timedelta(days=20)).date()
+    plan = tmp_path / "plan.csv"
+    plan.write_text(
+        "kind,title,city,venue,date,start,end,capacity\n"
+        f"talk,Good row,{venue.city.name},{venue.name},{day},19:00,21:00,20\n"
+        f"talk,Bad row,{venue.city.name},Nowhere Hall,{day},19:00,21:00,20\n",
+        encoding="utf-8",
+    )
+    before = Session.objects.count()
+    with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(15_000)
+        expect = sync_api.expect
+        _log_in(page, base_url, "organizer", DEMO_PASSWORDS["organizer"], f"/plan/{series.id}/")
+        page.get_by_role("link", name="Import a plan").click()
+        page.get_by_label("Plan file (.csv or .xlsx)").set_input_files(str(plan))
+        page.get_by_role("button", name="Preview").click()
+        expect(page.get_by_role("alert")).to_contain_text("Nothing was saved.")
+        expect(page.locator("#row-3")).to_contain_text("No venue “Nowhere Hall”")
+        expect(page.get_by_role("button", name="Apply the whole plan")).to_have_count(0)
+        chromium.close()
+    assert Session.objects.count() == before
