@@ -16,6 +16,45 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+class OrganizerMessage(models.Model):
+    """A message an organizer wrote to the fans of a session, of a city's sessions or of a series;
+    one ``Notice`` per recipient carries it (and its delivery state)."""
+
+    class Audience(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed fans")
+        WAITLISTED = "waitlisted", _("Waitlisted fans")
+        ALL = "all", _("Confirmed and waitlisted fans")
+
+    organization = models.ForeignKey(
+        "accounts.Organization", verbose_name=_("organization"), on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"))
+    audience = models.CharField(_("audience"), max_length=20, choices=Audience.choices)
+    session = models.ForeignKey(
+        "events.Session", verbose_name=_("session"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    series = models.ForeignKey(
+        "events.Series", verbose_name=_("series"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    city = models.ForeignKey(
+        "events.City", verbose_name=_("city"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("organizer message")
+        verbose_name_plural = _("organizer messages")
+
+    def __str__(self) -> str:
+        return self.subject
+
+
 class Notice(models.Model):
     class Kind(models.TextChoices):
         MOVED = "moved", _("Session moved")
@@ -45,6 +84,14 @@ class Notice(models.Model):
         "events.Session",
         verbose_name=_("session"),
         on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notices",
+    )
+    message = models.ForeignKey(
+        OrganizerMessage,
+        verbose_name=_("organizer message"),
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="notices",

@@ -18,3 +18,11 @@ def send_reminders(session_id: int, hours: float, sequence: int) -> int:
     from notices.reminders import reminders_send
 
     return reminders_send(session_id=session_id, hours=hours, sequence=sequence)
+
+
+@jobs.job
+def fan_out_message(message_id: int, fan_ids: list[int]) -> int:
+    """Write an organizer message's notices for these recipients (see ``notices.messages``)."""
+    from notices.messages import message_fan_out
+
+    return message_fan_out(message_id=message_id, fan_ids=fan_ids)

@@ -295,6 +295,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RegistrationStatusEnum": "registrations.models.Registration.Status",
         "SessionStatusEnum": "events.models.Session.Status",
+        "MessageStatusEnum": "notices.serializers.MESSAGE_STATUSES",
     },
 }
 

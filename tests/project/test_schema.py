@@ -41,6 +41,8 @@ CONTRACT = [
     ("/api/streams/{id}/end/", "post"),
     ("/api/streams/{id}/stats/", "get"),
     ("/api/streams/{id}/external-counts/", "post"),
+    ("/api/messages/", "post"),
+    ("/api/messages/{id}/", "get"),
 ]
 
 CONTRACT_FIELDS = {

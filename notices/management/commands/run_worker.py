@@ -26,8 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--max-batch", type=int, default=50, help="Jobs run before looking for stalled jobs again.")
 
     def handle(self, *args: Any, interval: float, max_batch: int, **options: Any) -> None:
-        # The framework's worker logs each batch's start and end; only its warnings and errors matter here.
-        logging.getLogger("django_tasks_db").setLevel(logging.DEBUG if options["verbosity"] > 1 else logging.WARNING)
+        # The framework logs each batch's start and end and each job's states: shown with -v 2; failures always.
+        level = logging.DEBUG if options["verbosity"] > 1 else logging.WARNING
+        for name in ("django_tasks_db", "django_tasks"):
+            logging.getLogger(name).setLevel(level)
         worker_id = get_random_string(12)
         self.stdout.write(f"job worker {worker_id} started")
         recover_every = max(1.0, min(30.0, jobs.stale_seconds() / 3))

@@ -1,0 +1,63 @@
+"""Reads of the notices room."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import User
+from accounts.selectors import is_organizer_of
+from notices.models import Notice, OrganizerMessage
+
+Delivery = Notice.Delivery
+
+
+@dataclass(frozen=True)
+class Progress:
+    id: int
+    recipients: int
+    queued: int
+    sent: int
+    failed: int
+    skipped: int
+    status: str
+
+
+def message_of_organizer(*, user: User, message_id: int) -> OrganizerMessage | None:
+    """The message if ``user`` organizes its organization; anyone else gets None (a 404)."""
+    message = OrganizerMessage.objects.filter(id=message_id).first()
+    if message is None or not is_organizer_of(user=user, organization_id=message.organization_id):
+        return None
+    return message
+
+
+def message_progress(*, message: OrganizerMessage) -> Progress:
+    """Delivery so far. ``queued`` counts recipients not delivered yet (waiting or being sent),
+    ``failed`` those whose last attempt failed (kept, retried later), ``skipped`` fans who turned
+    organizer emails off or have no address (they see it on the site). Status: ``queued`` until
+    the first delivery, ``sending`` while any is queued or failed, then ``sent``."""
+    counts = Notice.objects.filter(message=message).aggregate(
+        sent=Count("id", filter=Q(delivery=Delivery.SENT)),
+        failed=Count("id", filter=Q(delivery=Delivery.FAILED)),
+        skipped=Count("id", filter=Q(delivery=Delivery.SKIPPED)),
+    )
+    # Recipients whose notice is not written yet (fan-out pending) are queued too.
+    counts["queued"] = message.recipients - counts["sent"] - counts["failed"] - counts["skipped"]
+    pending = counts["queued"] + counts["failed"]
+    if pending == 0:
+        status = "sent"
+    elif counts["sent"] == 0 and counts["failed"] == 0:
+        status = "queued"
+    else:
+        status = "sending"
+    return Progress(id=message.id, recipients=message.recipients, status=status, **counts)
+
+
+def message_recipients(*, message: OrganizerMessage) -> QuerySet[Notice]:
+    """Who got it (or will): one notice per recipient, with its delivery state."""
+    return Notice.objects.filter(message=message).select_related("recipient").order_by("id")
+
+
+def notices_of(*, user: User) -> QuerySet[Notice]:
+    return Notice.objects.filter(recipient=user).order_by("-created_at", "-id")
