@@ -266,8 +266,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "project.schema.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "project.throttles.AnonRateThrottle",
+        "project.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "600/min") or None,
