@@ -86,6 +86,11 @@ def session_list(*, user: User | AnonymousUser, filters: SessionFilters | None =
     return qs.select_related("city", "venue", "stream").prefetch_related("hosts").order_by("starts_at", "id")
 
 
+def timezones_in_use() -> list[str]:
+    """The IANA zones of all sessions (a handful: one per region the program runs in)."""
+    return list(Session.objects.order_by().values_list("timezone", flat=True).distinct())
+
+
 def session_get(*, user: User | AnonymousUser, session_id: int) -> Session:
     return session_list(user=user).get(id=session_id)
 

@@ -7,9 +7,11 @@ import math
 import zoneinfo
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -18,14 +20,11 @@ from events import selectors as event_selectors
 from events.models import Session
 from registrations import selectors as registration_selectors
 from registrations.models import Registration, checkin_code_grouped
+from registrations.selectors import FanPlace
 from streams import selectors as stream_selectors
 from streams.models import Stream
 
-# A month of a nationwide program is ~130 sessions; the home page never materializes more than this.
-HOME_MAX_SESSIONS = 500
 EARTH_RADIUS_KM = 6371.0088
-# Offsets of real time zones lie within UTC-12..UTC+14: a local calendar day is inside this UTC window.
-_WIDEST_OFFSETS = (dt.timedelta(hours=14), dt.timedelta(hours=12))
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -56,62 +55,92 @@ class HomeQuery:
 class SessionCard:
     session: Session
     distance_km: float | None = None
-    registration: Registration | None = None
 
 
-def home_sessions(*, user: User | AnonymousUser, query: HomeQuery, now: dt.datetime | None = None) -> list[SessionCard]:
-    """Upcoming published sessions for the home page, filtered and, with ``near``, sorted by the
-    distance from that point to the session's city (then by start).
+def home_page(*, query: HomeQuery, page_number: str | None, per_page: int, now: dt.datetime | None = None) -> Page:
+    """One page of upcoming published sessions for the home page, filtered and, with ``near``,
+    sorted by the distance from that point to the session's city (then by start).
 
-    Dates are local days of each session's venue ("the 12th in Luoyang"); SQL narrows to the widest
-    UTC window of those days and the exact day is checked per session. A constant number of queries.
+    Paginated in the database: a count and one page of rows, whatever the number of sessions. Dates
+    are local days of each session's venue ("the 12th in Luoyang"): one range per time zone in use.
+    The page's ``object_list`` holds ``SessionCard``s. The same for every visitor (no personal data).
     """
     now = now or timezone.now()
-    starts_after = now
-    starts_before = None
-    if query.date_from is not None:
-        day_start = dt.datetime.combine(query.date_from, dt.time.min, tzinfo=dt.UTC) - _WIDEST_OFFSETS[0]
-        starts_after = max(now, day_start)
-    if query.date_to is not None:
-        starts_before = (
-            dt.datetime.combine(query.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC) + _WIDEST_OFFSETS[1]
-        )
     filters = event_selectors.SessionFilters(
-        city=query.city,
-        kind=query.kind,
-        q=query.q,
-        status=Session.Status.PUBLISHED,
-        starts_after=starts_after,
-        starts_before=starts_before,
+        city=query.city, kind=query.kind, q=query.q, status=Session.Status.PUBLISHED, starts_after=now
     )
-    sessions = list(event_selectors.session_list(user=user, filters=filters)[:HOME_MAX_SESSIONS])
-
-    cards = []
-    for session in sessions:
-        day = local_start(session).date()
-        if query.date_from is not None and day < query.date_from:
-            continue
-        if query.date_to is not None and day > query.date_to:
-            continue
-        card = SessionCard(session=session)
-        if query.near is not None:
-            card.distance_km = distance_km(query.near[0], query.near[1], session.city.latitude, session.city.longitude)
-        cards.append(card)
-
-    if user.is_authenticated and cards:
-        mine = {r.session_id: r for r in registration_selectors.registrations_of_fan(fan=user)}
-        for card in cards:
-            card.registration = mine.get(card.session.id)
+    sessions = event_selectors.session_list(user=AnonymousUser(), filters=filters)
+    if query.date_from is not None or query.date_to is not None:
+        sessions = sessions.filter(_on_local_days(query.date_from, query.date_to))
+    distances: dict[int, float] = {}
     if query.near is not None:
-        cards.sort(key=lambda c: (round(c.distance_km or 0.0), c.session.starts_at, c.session.id))
-    return cards
+        lat, lon = query.near
+        distances = {
+            city.id: distance_km(lat, lon, city.latitude, city.longitude) for city in event_selectors.city_list()
+        }
+        rank = Case(
+            *(When(city_id=city_id, then=Value(round(km))) for city_id, km in distances.items()),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        sessions = sessions.annotate(distance_rank=rank).order_by("distance_rank", "starts_at", "id")
+    page: Page[Any] = Paginator(sessions, per_page).get_page(page_number)
+    page.object_list = [
+        SessionCard(session=session, distance_km=distances.get(session.city_id) if query.near else None)
+        for session in page.object_list
+    ]
+    return page
 
 
-def fan_registration_for(*, user: User | AnonymousUser, session: Session) -> Registration | None:
-    """The fan's active (confirmed or waitlisted) registration for this session, if any."""
+def _on_local_days(date_from: dt.date | None, date_to: dt.date | None) -> Q:
+    """Sessions whose start falls on these local days (both inclusive) on their venue's clock."""
+    condition = Q(pk__in=[])
+    for zone_name in event_selectors.timezones_in_use():
+        zone = zoneinfo.ZoneInfo(zone_name)
+        in_zone = Q(timezone=zone_name)
+        if date_from is not None:
+            in_zone &= Q(starts_at__gte=dt.datetime.combine(date_from, dt.time.min, tzinfo=zone))
+        if date_to is not None:
+            in_zone &= Q(starts_at__lt=dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=zone))
+        condition |= in_zone
+    return condition
+
+
+def fan_registrations_among(*, user: User | AnonymousUser, session_ids: list[int]) -> list[FanPlace]:
+    """The fan's active registrations for these sessions (one query; none when signed out)."""
     if not user.is_authenticated:
-        return None
-    return registration_selectors.registrations_of_fan(fan=user).filter(session=session).first()
+        return []
+    return registration_selectors.fan_places(fan_id=user.pk, session_ids=session_ids)
+
+
+def seats_now_key(session_id: int) -> str:
+    return registration_selectors.seats_now_key(session_id)
+
+
+def with_current_seats(session: Session, *, registration: FanPlace | None, shared: object = None) -> Session:
+    """The session (a copy out of the page cache) with its seat figures as of now.
+
+    A fan who holds a registration sees the figures read with it, in the same query: the page
+    they reload after clicking never shows a seat that is gone. Anyone else sees the shared copy,
+    at most a second old (``shared``: that copy if the caller read it already), which the page's
+    script then keeps current."""
+    if registration is not None:
+        fresh = registration
+        figures = (fresh.capacity, fresh.confirmed_count, fresh.waitlist_count, fresh.waitlist_enabled)
+    else:
+        current = registration_selectors.seats_now_shared(session_id=session.id, cached=shared)
+        if current is None:  # not public: the session was read just now, its figures are current
+            return session
+        figures = (current.capacity, current.confirmed_count, current.waitlist_count, current.waitlist_enabled)
+    session.capacity, session.confirmed_count, session.waitlist_count, session.waitlist_enabled = figures
+    return session
+
+
+def fan_registration_for(*, user: User | AnonymousUser, session: Session) -> FanPlace | None:
+    """The fan's active (confirmed or waitlisted) registration for this session, if any, with the
+    session's seat figures read in the same query."""
+    places = fan_registrations_among(user=user, session_ids=[session.id])
+    return places[0] if places else None
 
 
 def fan_registrations(*, user: User) -> QuerySet[Registration]:

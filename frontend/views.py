@@ -1,25 +1,35 @@
 """Server-rendered pages. Reads go through selectors; every write is a button that calls the REST
 API (see static/frontend/app.js), except sign-up, which calls accounts.services directly."""
 
+import hashlib
+from collections.abc import Callable
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date, quote_etag, url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
+from accounts.models import User
 from accounts.selectors import is_host_member
 from events import selectors as event_selectors
 from events.models import Session
-from frontend import selectors
+from frontend import page_cache, selectors
 from frontend.forms import SessionFilterForm, SignupForm
 from frontend.player import Player, page_policy, player_for
 from frontend.throttles import retry_after
@@ -34,6 +44,22 @@ HOME_PAGE_SIZE = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    public, _found = page_cache.fragment("home", tuple(sorted(request.GET.lists())), lambda: _home_public(request))
+    assert public is not None  # noqa: S101 - the home page is public, its fragment always shared
+    mine = selectors.fan_registrations_among(user=request.user, session_ids=public.data["session_ids"])
+
+    def context() -> dict:
+        html = public.html
+        for registration in mine:
+            tag = render_to_string("frontend/includes/my_card_tag.html", {"registration": registration})
+            html = html.replace(f"<!--mine:{registration.session_id}-->", tag, 1)
+        return {"public_html": mark_safe(html)}  # noqa: S308 - our own rendering
+
+    personal = tuple((r.id, r.status, r.waitlist_position) for r in mine)
+    return _page(request, "frontend/home.html", context, public, personal)
+
+
+def _home_public(request: HttpRequest) -> page_cache.Fragment:
     cities = list(event_selectors.city_list())
     form = SessionFilterForm(request.GET or None, cities=cities)
     form.is_valid()  # Invalid fields are shown as errors and left out of the query.
@@ -46,46 +72,117 @@ def home(request: HttpRequest) -> HttpResponse:
         date_to=data.get("date_to"),
         near=data.get("near"),
     )
-    cards = selectors.home_sessions(user=request.user, query=query)
-    page = Paginator(cards, HOME_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.home_page(query=query, page_number=request.GET.get("page"), per_page=HOME_PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)
-    return render(
-        request,
-        "frontend/home.html",
-        {
-            "form": form,
-            "page": page,
-            "total": len(cards),
-            "query": query,
-            "filtered": any(v for k, v in request.GET.items() if k != "page"),
-            "page_query": params.urlencode(),
-        },
-    )
+    context = {
+        "form": form,
+        "page": page,
+        "total": page.paginator.count,
+        "query": query,
+        "filtered": any(v for k, v in request.GET.items() if k != "page"),
+        "page_query": params.urlencode(),
+    }
+    html = render_to_string("frontend/includes/home_list.html", context)
+    return page_cache.new_fragment(html, session_ids=[card.session.id for card in page.object_list])
 
 
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    seats_key = selectors.seats_now_key(session_id)
+    public, found = page_cache.fragment(
+        "session", (session_id,), lambda: _session_public(session_id), also=(seats_key,)
+    )
+    if public is None:  # not public (a draft): only its organizers and hosts, rendered for them alone
+        public = _session_public(session_id, user=request.user)
+    registration = selectors.fan_registration_for(user=request.user, session=public.data["session"])
+    session = selectors.with_current_seats(
+        public.data["session"], registration=registration, shared=found.get(seats_key)
+    )
+    window = selectors.registration_window(session=session)
+
+    def context() -> dict:
+        panel_context = {"session": session, "registration": registration, "window": window}
+        panel = render_to_string("frontend/includes/registration_panel.html", panel_context, request=request)
+        html = public.html.replace("<!--registration-panel-->", panel, 1)
+        return {"public_html": mark_safe(html), "session": session}  # noqa: S308 - our own rendering
+
+    mine = (registration.id, registration.status, registration.waitlist_position) if registration else None
+    personal = (mine, session.capacity, session.confirmed_count, session.waitlist_count, window)
+    return _page(request, "frontend/session_detail.html", context, public, personal)
+
+
+def _session_public(session_id: int, user: User | AnonymousUser | None = None) -> page_cache.Fragment | None:
+    """The shared part of a public session's page; with ``user``, of any session that user may see.
+    None (nothing shared) for a session only some may see; 404 for one the visitor may not see."""
     try:
-        session = event_selectors.session_get(user=request.user, session_id=session_id)
+        session = event_selectors.session_get(user=user or AnonymousUser(), session_id=session_id)
     except Session.DoesNotExist as exc:
+        if user is None:
+            return None
         raise Http404(_("No such session.")) from exc
     try:
         stream = session.stream
     except Session.stream.RelatedObjectDoesNotExist:
         stream = None
-    return render(
-        request,
-        "frontend/session_detail.html",
-        {
-            "session": session,
-            "series": session.series,
-            "stream": stream,
-            "registration": selectors.fan_registration_for(user=request.user, session=session),
-            "window": selectors.registration_window(session=session),
-            "calendar": selectors.add_to_calendar_links(session=session),
-            "moved": session.recently_moved(now=timezone.now()),
-        },
+    context = {
+        "session": session,
+        "series": session.series,
+        "stream": stream,
+        "calendar": selectors.add_to_calendar_links(session=session),
+        "moved": session.recently_moved(now=timezone.now()),
+    }
+    html = render_to_string("frontend/includes/session_public.html", context)
+    return page_cache.new_fragment(html, session=session)
+
+
+def _page(
+    request: HttpRequest, template: str, context: Callable[[], dict], public: page_cache.Fragment, personal: object
+) -> HttpResponse:
+    """A page made of a shared fragment and the visitor's own part (``personal``: everything of
+    theirs the page shows), rendered only when it must be:
+
+    - a reload of an unchanged page is answered 304: the ETag covers the fragment, the language,
+      who is signed in, their own part and their CSRF cookie (a 304 keeps the page's form tokens,
+      which stay valid while that cookie does);
+    - a page already rendered in this process from the same inputs is reused
+      (``page_cache.rendered_pages``), with a freshly masked CSRF token put in for a signed-in fan.
+    """
+    user = request.user
+    signed_in = user.is_authenticated
+    language = translation.get_language()
+    state = (
+        public.etag,
+        language,
+        user.pk if signed_in else None,
+        personal,
+        request.COOKIES.get(settings.CSRF_COOKIE_NAME),
     )
+    etag = quote_etag(hashlib.sha256(repr(state).encode()).hexdigest()[:32])
+    last_modified = None if signed_in else int(public.built_at)
+    if len(messages.get_messages(request)) > 0:  # shown once: rendered afresh, never reused
+        return _validated(render(request, template, context()), etag, last_modified, signed_in)
+    not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    if not_modified is not None:
+        return _validated(not_modified, etag, last_modified, signed_in)
+
+    inputs = (template, request.get_full_path(), state[:4], user.get_username() if signed_in else None)
+    body = page_cache.rendered_pages.get(inputs)
+    if body is None:
+        extra = {"csrf_token": page_cache.CSRF_PLACEHOLDER} if signed_in else {}
+        body = render(request, template, {**context(), **extra}).content.decode()
+        page_cache.rendered_pages.put(inputs, body)
+    if signed_in:
+        body = body.replace(page_cache.CSRF_PLACEHOLDER, get_token(request))
+    return _validated(HttpResponse(body), etag, last_modified, signed_in)
+
+
+def _validated(response: HttpResponse, etag: str, last_modified: int | None, signed_in: bool) -> HttpResponse:
+    response["ETag"] = etag
+    if last_modified is not None:
+        response["Last-Modified"] = http_date(last_modified)
+    # Stored by the browser but checked with the server each time (a 304 when nothing changed).
+    response["Cache-Control"] = "private, no-cache" if signed_in else "no-cache"
+    return response
 
 
 @login_required(login_url=LOGIN_URL)
@@ -154,10 +251,16 @@ def _remember_language(response: HttpResponse, language: str) -> None:
     )
 
 
+@csrf_exempt
 @require_POST
 def language_switch(request: HttpRequest) -> HttpResponse:
     """The switch on every page: saves the choice on the account (signed in) and in a cookie, then
-    goes back to the page it was pressed on."""
+    goes back to the page it was pressed on.
+
+    Without a CSRF token, so that a signed-out visitor's page holds nothing of their own and one
+    copy serves everyone (frontend/page_cache.py, nginx's microcache). A forged switch from another
+    site can at worst change the language cookie: the session cookie is SameSite=Lax, so a
+    cross-site POST never reaches the account's saved language."""
     next_url = request.POST.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("home")

@@ -10,14 +10,29 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 from project.redis_guard import guard_for, redis_errors
+
+
+class ReusingRedisCacheClient(RedisCacheClient):
+    """Django's client builds a new ``redis.Redis`` for every cache call, and redis-py fills a
+    table of ~170 response callbacks in each: about 0.4 ms of CPU per call, more than the round
+    trip. One ``redis.Redis`` per connection pool serves every call (it is thread-safe)."""
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        clients = self.__dict__.setdefault("_clients_by_pool", {})
+        client = clients.get(id(pool))
+        if client is None:
+            client = clients[id(pool)] = self._client(connection_pool=pool)
+        return client
 
 
 class FailOpenRedisCache(RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
+        self._class = ReusingRedisCacheClient
         # One guard per process and server (Django makes a cache object per thread).
         self._guard = guard_for("cache", ",".join(self._servers))
 

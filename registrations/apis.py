@@ -1,13 +1,17 @@
 import csv
+import hashlib
 import io
 
 import segno
 from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -31,6 +35,7 @@ from registrations.serializers import (
     PriorityCodeUpdateSerializer,
     RegistrationRequestSerializer,
     RegistrationSerializer,
+    SeatsNowSerializer,
     priority_code_of,
     registration_payload,
 )
@@ -69,6 +74,35 @@ class SessionRegistrationApi(APIView):
         return Response(
             registration_payload(registration), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
+
+
+class SeatsNowApi(APIView):
+    """What a session page polls about once a second: served from a shared one-second copy, with
+    an ETag (304 when unchanged), no authentication and no rate limit (a whole campus behind one
+    address polls it), and ``Cache-Control: max-age=1`` so a front proxy may share it too."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        responses={
+            200: SeatsNowSerializer,
+            304: OpenApiResponse(description="unchanged since the ETag sent in If-None-Match"),
+            404: OpenApiResponse(description="not_found: no such public session"),
+        },
+        summary="A session's seats now (at most a second old), for pages that keep them current",
+    )
+    def get(self, request, pk: int):
+        figures = selectors.seats_now_shared(session_id=pk)
+        if figures is None:
+            raise NotFound(_("No such session."))
+        payload = figures.as_dict()
+        etag = quote_etag(hashlib.sha256(repr(sorted(payload.items())).encode()).hexdigest()[:20])
+        response = get_conditional_response(request, etag=etag) or Response(payload)
+        response["ETag"] = etag
+        response["Cache-Control"] = "public, max-age=1"
+        return response
 
 
 @extend_schema_view(

@@ -3,14 +3,16 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
 from accounts.models import User
 from accounts.selectors import organizer_organization_ids
 from events.models import Session
+from project.db import prepared_cursor
 from registrations.models import PriorityCode, Registration
 
-ACTIVE_STATUSES = (Registration.Status.CONFIRMED, Registration.Status.WAITLISTED)
+ACTIVE_STATUSES = (Registration.Status.CONFIRMED.value, Registration.Status.WAITLISTED.value)
 
 
 def registrations_of_fan(*, fan: User, statuses=ACTIVE_STATUSES) -> QuerySet[Registration]:
@@ -199,3 +201,97 @@ def session_roster(*, session: Session) -> Roster:
         waitlist=waitlist,
         checked_in=sum(1 for c in confirmed if c.registration.checked_in_at is not None),
     )
+
+
+@dataclass(frozen=True)
+class SeatsNow:
+    session: int
+    status: str
+    capacity: int
+    confirmed_count: int
+    waitlist_count: int
+    waitlist_enabled: bool
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.capacity - self.confirmed_count, 0)
+
+    def as_dict(self) -> dict:
+        return {
+            "session": self.session,
+            "status": self.status,
+            "capacity": self.capacity,
+            "confirmed_count": self.confirmed_count,
+            "waitlist_count": self.waitlist_count,
+            "seats_left": self.seats_left,
+            "waitlist_enabled": self.waitlist_enabled,
+        }
+
+
+SEATS_NOW_TTL_SECONDS = 1
+
+
+def seats_now(*, session_id: int) -> SeatsNow | None:
+    """A public session's seat figures now (one query by primary key); None for a draft or none."""
+    row = (
+        Session.objects.exclude(status=Session.Status.DRAFT)
+        .filter(id=session_id)
+        .values_list("status", "capacity", "confirmed_count", "waitlist_count", "waitlist_enabled")
+        .first()
+    )
+    if row is None:
+        return None
+    return SeatsNow(session_id, *row)
+
+
+def seats_now_key(session_id: int) -> str:
+    return f"seats:{session_id}"
+
+
+def seats_now_shared(*, session_id: int, cached: object = None) -> SeatsNow | None:
+    """``seats_now`` at most a second old, one copy for every worker: what pages poll during a
+    rush (thousands of fans asking every second cost one query a second, not one each).
+    ``cached``: what the caller already read from the cache under ``seats_now_key``."""
+    key = seats_now_key(session_id)
+    hit = cached if cached is not None else cache.get(key)
+    if isinstance(hit, SeatsNow):
+        return hit
+    figures = seats_now(session_id=session_id)
+    if figures is not None:
+        cache.set(key, figures, timeout=SEATS_NOW_TTL_SECONDS)
+    return figures
+
+
+@dataclass(frozen=True)
+class FanPlace:
+    """A fan's active registration on a session, as a page shows it, with the session's seat
+    figures read in the same statement."""
+
+    id: int
+    session_id: int
+    status: str
+    waitlist_position: int | None
+    capacity: int
+    confirmed_count: int
+    waitlist_count: int
+    waitlist_enabled: bool
+
+
+_FAN_PLACES_SQL = """
+SELECT r.id, r.session_id, r.status, r.waitlist_position,
+       s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled
+FROM registrations_registration r JOIN events_session s ON s.id = r.session_id
+WHERE r.fan_id = %s AND r.status IN (%s, %s)
+"""
+
+
+def fan_places(*, fan_id: int, session_ids: list[int]) -> list[FanPlace]:
+    """The fan's active registrations among these sessions: one small statement, prepared on
+    PostgreSQL (pages call it on every request of a signed-in fan during a rush)."""
+    if not session_ids:
+        return []
+    marks = ", ".join(["%s"] * len(session_ids))
+    sql = f"{_FAN_PLACES_SQL} AND r.session_id IN ({marks})"  # noqa: S608 - placeholders only
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [fan_id, *ACTIVE_STATUSES, *session_ids])
+        return [FanPlace(*row) for row in cursor.fetchall()]

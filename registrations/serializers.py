@@ -198,3 +198,15 @@ class PriorityCodeBatchResultSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     codes = serializers.ListField(child=serializers.CharField())
     csv_url = serializers.CharField()
+
+
+class SeatsNowSerializer(serializers.Serializer):
+    """A session's seats now (``GET /api/sessions/{id}/seats/``), at most a second old."""
+
+    session = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["published", "cancelled"])
+    capacity = serializers.IntegerField()
+    confirmed_count = serializers.IntegerField()
+    waitlist_count = serializers.IntegerField()
+    seats_left = serializers.IntegerField()
+    waitlist_enabled = serializers.BooleanField()

@@ -12,6 +12,7 @@ my_registrations = apis.MyRegistrationViewSet.as_view({"get": "list"})
 
 urlpatterns = [
     path("sessions/<int:pk>/registrations/", apis.SessionRegistrationApi.as_view(), name="session-register"),
+    path("sessions/<int:pk>/seats/", apis.SeatsNowApi.as_view(), name="session-seats"),
     path("sessions/<int:pk>/checkin/", apis.CheckinApi.as_view(), name="session-checkin"),
     path("sessions/<int:pk>/checkin/stats/", apis.CheckinStatsApi.as_view(), name="session-checkin-stats"),
     path("me/registrations/", my_registrations, name="my-registrations"),

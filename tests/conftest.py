@@ -38,6 +38,14 @@ def _no_throttling(monkeypatch, request):
 
 
 @pytest.fixture(autouse=True)
+def _no_page_cache(request, settings):
+    """Pages are rendered afresh unless the test is about their shared cache (mark ``page_cache``):
+    a test's writes are never committed, so the version that invalidates the cache never moves."""
+    if not request.node.get_closest_marker("page_cache"):
+        settings.PAGE_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

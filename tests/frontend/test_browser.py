@@ -5,9 +5,11 @@ import datetime as dt
 import os
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
@@ -282,4 +284,39 @@ def test_new_fan_signs_up_joins_the_waitlist_and_is_promoted_when_a_seat_frees_u
         card = two.locator(".reg", has_text=session.title)
         expect(card.get_by_text("Confirmed")).to_be_visible()
         expect(card.locator("code.code")).to_be_visible()
+        chromium.close()
+
+
+def test_the_session_page_keeps_its_seat_figures_current_without_a_reload(tmp_path):
+    from registrations import services as registration_services
+
+    session = _session_in("Dunhuang", "敦煌", 40.14, 94.66, days=6, title="Dunes under the stars", capacity=3)
+    database_url = server_database_url(tmp_path)
+
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_page()
+        page.set_default_timeout(15_000)
+        expect = sync_api.expect
+        page.goto(f"{base_url}/sessions/{session.id}/")
+        seats = page.locator(".seats-big")
+        expect(seats).to_contain_text("3 of 3 seats left")
+        page.evaluate("window.__sameDocument = true")
+
+        def others_register(count: int) -> None:  # through the service the API uses (off the loop)
+            def run() -> None:
+                for _ in range(count):
+                    registration_services.registration_get_or_create(session_id=session.id, fan=UserFactory())
+                connection.close()
+
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(run).result()
+
+        others_register(3)
+        expect(seats).to_contain_text("Full")
+        expect(page.get_by_role("link", name="Log in to register")).to_be_visible()
+        assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
+
+        others_register(1)
+        expect(page.locator(".waitlist-line")).to_contain_text("Waitlist: 1 waiting")
         chromium.close()

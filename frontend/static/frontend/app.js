@@ -250,11 +250,105 @@
     });
   }
 
+  /* Session page: seats left, the waitlist and the fan's own place keep themselves current, so a rush
+     is not a storm of reloads. The figures come from a shared copy at most a second old (with an
+     ETag: unchanged answers are 304s), about once a second while the page is visible, never while
+     it is hidden, less often after errors. A click's own answer stays the truth (it reloads). */
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var SEATS_EVERY_MS = 1000;
+
+  function seatsHtml(data) {
+    if (data.seats_left > 0) {
+      return fmt(
+        ngettext("<strong>%(left)s</strong> of %(capacity)s seat left", "<strong>%(left)s</strong> of %(capacity)s seats left", data.capacity),
+        { left: data.seats_left, capacity: data.capacity }, true
+      );
+    }
+    return fmt(ngettext("<strong>Full</strong> · %(capacity)s seat", "<strong>Full</strong> · %(capacity)s seats", data.capacity), { capacity: data.capacity }, true);
+  }
+
+  function showSeats(panel, data) {
+    panel.querySelector(".seats-big").innerHTML = seatsHtml(data);
+    var line = panel.querySelector(".waitlist-line");
+    if ((data.waitlist_enabled && data.seats_left === 0) || data.waitlist_count) {
+      if (!line) {
+        line = document.createElement("p");
+        line.className = "muted waitlist-line";
+        panel.querySelector(".seats-big").after(line);
+      }
+      line.textContent = fmt(
+        ngettext(
+          "Waitlist: %(count)s waiting. If a seat frees up, the first on the waitlist gets it and is told by email.",
+          "Waitlist: %(count)s waiting. If a seat frees up, the first on the waitlist gets it and is told by email.",
+          data.waitlist_count
+        ),
+        { count: data.waitlist_count }, true
+      );
+    } else if (line) {
+      line.remove();
+    }
+    var button = panel.querySelector('form[data-action="register"] button[type="submit"]');
+    if (button && !button.disabled) button.textContent = data.seats_left > 0 ? _("Register") : _("Join the waitlist");
+  }
+
+  function checkOwnPlace(panel) {
+    api("GET", panel.dataset.myRegistration).then(function (result) {
+      if (!result.ok) return;
+      if (result.data.status !== panel.dataset.myStatus) {
+        window.location.reload();  /* promoted, offered or cancelled elsewhere: the page changes */
+        return;
+      }
+      var tag = panel.querySelector(".my-reg .tag.wait");
+      if (tag && result.data.waitlist_position) {
+        tag.textContent = fmt(_("You're on the waitlist, #%(position)s"), { position: result.data.waitlist_position }, true);
+      }
+    });
+  }
+
+  function setupSeats() {
+    var panel = document.querySelector(".panel[data-seats-url]");
+    if (!panel || !window.fetch) return;
+    var shown = panel.dataset.confirmed + "/" + panel.dataset.waiting;
+    var delay = SEATS_EVERY_MS;
+    var lastOwnCheck = 0;
+    function poll() {
+      if (document.hidden) {
+        window.setTimeout(poll, delay);
+        return;
+      }
+      fetch(panel.dataset.seatsUrl, { cache: "no-cache", credentials: "omit", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.json();
+        })
+        .then(function (data) {
+          delay = SEATS_EVERY_MS;
+          if (data.status !== "published") {
+            window.location.reload();
+            return;
+          }
+          var now = data.confirmed_count + "/" + data.waitlist_count;
+          if (now !== shown) {
+            shown = now;
+            showSeats(panel, data);
+            if (panel.dataset.myStatus === "waitlisted" && Date.now() - lastOwnCheck > 5000) {
+              lastOwnCheck = Date.now();
+              checkOwnPlace(panel);
+            }
+          }
+        })
+        .catch(function () { delay = Math.min(delay * 2, 30000); })
+        .then(function () { window.setTimeout(poll, delay * (0.9 + Math.random() * 0.2)); });
+    }
+    window.setTimeout(poll, delay);
+  }
+
   document.addEventListener("submit", onRegister);
   document.addEventListener("click", onCancel);
   document.addEventListener("DOMContentLoaded", function () {
     setupNearMe();
     setupLocalTimes();
     setupFeed();
+    setupSeats();
   });
 })();

@@ -1,0 +1,181 @@
+"""The pages fans reload during a rush: shared parts rendered once, personal parts per request,
+304s for unchanged reloads, compressed bodies, and seat figures that keep themselves current.
+Marked ``page_cache``: the shared cache is on, as in production (tests/conftest.py)."""
+
+import gzip
+import re
+
+import pytest
+from django.test import Client, override_settings
+
+from events.models import Session
+from tests.factories import RegistrationFactory, SessionFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.page_cache]
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def seats_line(body: str) -> str:
+    match = re.search(r'<p class="seats-big">(.*?)</p>', body, re.S)
+    assert match, "no seat figures on the page"
+    return " ".join(re.sub(r"<[^>]+>", "", match.group(1)).split())
+
+
+def test_a_reloaded_session_page_costs_no_query_for_a_visitor(django_assert_num_queries):
+    session = SessionFactory(title="Milky Way over the grottoes", capacity=30)
+    url = f"/sessions/{session.id}/"
+    assert Client().get(url).status_code == 200
+    with django_assert_num_queries(0):
+        response = Client().get(url)
+    assert "Milky Way over the grottoes" in response.content.decode()
+    assert seats_line(response.content.decode()) == "30 of 30 seats left"
+
+
+def test_a_signed_in_fan_costs_their_session_their_account_and_their_place(django_assert_max_num_queries):
+    session = SessionFactory(capacity=30)
+    fan = UserFactory()
+    RegistrationFactory(session=session, fan=fan)
+    client = signed_in(fan)
+    url = f"/sessions/{session.id}/"
+    client.get(url)
+    # The session row (read from Redis instead where there is one), the user, the fan's place with the seats.
+    with django_assert_max_num_queries(3):
+        body = client.get(url).content.decode()
+    assert "You're registered" in body
+
+
+def test_each_fan_sees_their_own_place_in_the_shared_page():
+    session = SessionFactory(capacity=1)
+    first, second, third = UserFactory(), UserFactory(), UserFactory()
+    RegistrationFactory(session=session, fan=first)
+    RegistrationFactory(session=session, fan=second, status="waitlisted", waitlist_position=1)
+    url = f"/sessions/{session.id}/"
+    assert "You're registered" in signed_in(first).get(url).content.decode()
+    assert "You're on the waitlist, #1" in signed_in(second).get(url).content.decode()
+    third_page = signed_in(third).get(url).content.decode()
+    assert "You're registered" not in third_page and "waitlist, #" not in third_page
+    for fan, client_body in ((first, signed_in(first).get(url).content.decode()), (third, third_page)):
+        assert fan.username in client_body
+        assert re.search(r'<meta name="csrf-token" content="[A-Za-z0-9]{64}">', client_body)
+
+
+def test_a_signed_in_fans_csrf_token_is_masked_afresh_on_every_page():
+    session = SessionFactory()
+    client = signed_in(UserFactory())
+    tokens = {
+        re.search(r'name="csrf-token" content="([^"]+)"', client.get(f"/sessions/{session.id}/").content.decode())[1]
+        for _ in range(3)
+    }
+    assert len(tokens) == 3
+
+
+def test_a_fan_who_registered_sees_the_seat_taken_even_before_the_shared_copy_expires(api_client):
+    session = SessionFactory(capacity=1)
+    url = f"/sessions/{session.id}/"
+    assert seats_line(Client().get(url).content.decode()) == "1 of 1 seat left"  # shared copy made
+    fan = UserFactory()
+    api_client.force_authenticate(fan)
+    assert api_client.post(f"/api/sessions/{session.id}/registrations/", {}, format="json").status_code == 201
+    assert seats_line(signed_in(fan).get(url).content.decode()) == "Full · 1 seat"
+
+
+def test_a_planning_change_shows_at_once(django_capture_on_commit_callbacks):
+    session = SessionFactory(title="Night shoot at the old wall")
+    url = f"/sessions/{session.id}/"
+    assert "Night shoot at the old wall" in Client().get(url).content.decode()
+    assert "Night shoot at the old wall" in Client().get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        session.title = "Night shoot at the bell tower"
+        session.save()
+    assert "Night shoot at the bell tower" in Client().get(url).content.decode()
+    assert "Night shoot at the bell tower" in Client().get("/").content.decode()
+
+
+def test_an_unchanged_page_is_answered_304_and_a_change_gets_a_new_page(django_capture_on_commit_callbacks):
+    session = SessionFactory(title="Star trails")
+    client = Client()
+    for url in (f"/sessions/{session.id}/", "/"):
+        first = client.get(url)
+        assert first.status_code == 200 and first["ETag"] and first["Last-Modified"]
+        assert client.get(url, headers={"if-none-match": first["ETag"]}).status_code == 304
+    fan = UserFactory()
+    fan_client = signed_in(fan)
+    fan_client.get(f"/sessions/{session.id}/")  # the first page gives them a CSRF cookie
+    first = fan_client.get(f"/sessions/{session.id}/")
+    assert fan_client.get(f"/sessions/{session.id}/", headers={"if-none-match": first["ETag"]}).status_code == 304
+    RegistrationFactory(session=session, fan=fan)  # their own part changed
+    assert fan_client.get(f"/sessions/{session.id}/", headers={"if-none-match": first["ETag"]}).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        session.title = "Star trails over the lake"
+        session.save()
+    assert client.get("/", headers={"if-none-match": first["ETag"]}).status_code == 200
+
+
+def test_pages_are_compressed_for_clients_that_accept_it():
+    session = SessionFactory()
+    for url in ("/", f"/sessions/{session.id}/"):
+        response = Client().get(url, headers={"accept-encoding": "gzip"})
+        assert response["Content-Encoding"] == "gzip"
+        assert "<html" in gzip.decompress(response.content).decode()
+        assert "Content-Encoding" not in Client().get(url)
+
+
+def test_a_visitors_page_holds_nothing_of_their_own_so_one_copy_serves_everyone():
+    session = SessionFactory()
+    response = Client().get(f"/sessions/{session.id}/")
+    assert "csrf" not in response.content.decode().lower()
+    assert "csrftoken" not in response.cookies
+
+
+def test_the_language_switch_works_without_a_token():
+    response = Client(enforce_csrf_checks=True).post("/language/", {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    assert response.cookies["aperture_language"].value == "en"
+
+
+# --- Seat figures that pages poll ---------------------------------------------------------
+
+
+def test_seat_figures_answer_without_authentication_and_304_when_unchanged(api_client):
+    session = SessionFactory(capacity=20, confirmed_count=5, waitlist_count=0)
+    response = Client().get(f"/api/sessions/{session.id}/seats/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "session": session.id,
+        "status": "published",
+        "capacity": 20,
+        "confirmed_count": 5,
+        "waitlist_count": 0,
+        "seats_left": 15,
+        "waitlist_enabled": session.waitlist_enabled,
+    }
+    assert response["Cache-Control"] == "public, max-age=1"
+    again = Client().get(f"/api/sessions/{session.id}/seats/", headers={"if-none-match": response["ETag"]})
+    assert again.status_code == 304
+
+
+def test_seat_figures_of_a_draft_or_a_missing_session_are_404():
+    draft = SessionFactory(status=Session.Status.DRAFT)
+    for session_id in (draft.id, 999999):
+        response = Client().get(f"/api/sessions/{session_id}/seats/")
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+# --- The home page is paginated in the database ------------------------------------------
+
+
+def test_the_home_page_reads_one_page_of_sessions_whatever_their_number(django_assert_max_num_queries):
+    SessionFactory.create_batch(35)
+    with override_settings(PAGE_CACHE_SECONDS=0), django_assert_max_num_queries(6):
+        first = Client().get("/").content.decode()
+    with override_settings(PAGE_CACHE_SECONDS=0), django_assert_max_num_queries(6):
+        second = Client().get("/?page=2").content.decode()
+    assert first.count('class="card"') == 30
+    assert second.count('class="card"') == 5
+    assert "35 sessions" in first
