@@ -102,6 +102,8 @@ def _stream_form(w: World, stream: Stream | None = None, **changes) -> dict:
         "title": stream.title if stream else "Planted stream",
         "session": (stream.session_id or "") if stream else "",
         "playback_url": stream.playback_url if stream else "",
+        "audience": stream.audience if stream else "public",
+        "replay_url": stream.replay_url if stream else "",
         "hosts": [h.id for h in stream.hosts.all()] if stream else [],
         **_no_inlines("external_counts"),
     }
