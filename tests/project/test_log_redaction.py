@@ -52,7 +52,7 @@ def test_gunicorn_access_log_has_paths_without_query_strings(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/health/?token={SECRET}", timeout=5)
+                response = httpx.get(f"http://127.0.0.1:{port}/api/health/live/?token={SECRET}", timeout=5)
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "gunicorn did not start"
@@ -61,5 +61,5 @@ def test_gunicorn_access_log_has_paths_without_query_strings(tmp_path):
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
-    assert "GET /api/health/ HTTP/1.1" in output
+    assert "GET /api/health/live/ HTTP/1.1" in output
     assert SECRET not in output
