@@ -1,4 +1,4 @@
-"""Template context for the navigation: which workspace links a person sees."""
+"""Template context for the navigation: which workspace links a person sees, and the bell's count."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from accounts.selectors import is_any_organizer, is_host_member
+from notices import selectors as notice_selectors
 
 
 def workspace_links(request: HttpRequest) -> dict[str, Any]:
@@ -20,4 +21,10 @@ def workspace_links(request: HttpRequest) -> dict[str, Any]:
             return {"organizer": False, "host": False}
         return {"organizer": is_any_organizer(user=user), "host": is_host_member(user=user)}
 
-    return {"roles": SimpleLazyObject(roles)}
+    def unread() -> int:
+        if user is None or not user.is_authenticated:
+            return 0
+        return notice_selectors.unread_count(user=user)
+
+    # ``unread_notices``: the bell's count, one query when a page shows the bell.
+    return {"roles": SimpleLazyObject(roles), "unread_notices": SimpleLazyObject(unread)}

@@ -2,11 +2,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from frontend import views, workspace_views
+from frontend import notice_views, views, workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("sessions/mine/", views.my_sessions, name="my-sessions"),
+    path("notices/", notice_views.notices_page, name="notices-page"),
+    path("notices/read/", notice_views.notices_mark_read, name="notices-mark-read"),
+    path("unsubscribe/<str:token>/", notice_views.unsubscribe, name="unsubscribe"),
     path("sessions/<int:session_id>/", views.session_detail, name="session-page"),
     path("streams/<int:stream_id>/", views.stream_detail, name="stream-page"),
     path("streams/<int:stream_id>/host/", views.stream_host, name="stream-host"),

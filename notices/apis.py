@@ -9,11 +9,14 @@ from rest_framework.views import APIView
 from notices import messages, selectors, services
 from notices.models import Notice
 from notices.serializers import (
+    MarkReadSerializer,
     MessageAcceptedSerializer,
     MessagePreviewSerializer,
     MessageProgressSerializer,
     MessageRecipientSerializer,
     MessageRequestSerializer,
+    NoticeSerializer,
+    PreferencesSerializer,
 )
 from project.api import query_bool
 from project.errors import ApplicationError
@@ -112,3 +115,51 @@ class MessageRecipientsApi(ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Notice.objects.none()
         return selectors.message_recipients(message=_message_or_404(self.request, self.kwargs["pk"]))
+
+
+class MyNotificationsApi(ListAPIView):
+    """The signed-in fan's notices, newest first (every kind, emailed or not)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = NoticeSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Notice.objects.none()
+        return selectors.notices_of(user=self.request.user)
+
+
+class MarkReadApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=MarkReadSerializer,
+        responses={204: None, 400: OpenApiResponse(description="invalid")},
+        summary="Mark notices read (`ids`; none: all). Ids of other people's notices are ignored.",
+    )
+    def post(self, request):
+        data = MarkReadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.notices_mark_read(user=request.user, ids=data.validated_data.get("ids"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PreferencesApi(APIView):
+    """Email choices: reminders (also "starting now") and organizer messages. Notices about the
+    fan's own seat are always emailed."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: PreferencesSerializer}, summary="My email preferences")
+    def get(self, request):
+        return Response(services.preferences_of(user=request.user))
+
+    @extend_schema(
+        request=PreferencesSerializer,
+        responses={200: PreferencesSerializer, 400: OpenApiResponse(description="invalid")},
+        summary="Change my email preferences",
+    )
+    def patch(self, request):
+        data = PreferencesSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        return Response(services.preferences_update(user=request.user, changes=dict(data.validated_data)))

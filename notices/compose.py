@@ -53,6 +53,7 @@ def _letter(*, username: str, lines: list[str], status: str, session: Session) -
             "",
             status,
             "",
+            _("Session page: %(url)s") % {"url": session_url(session)},
             _("Calendar: %(url)s") % {"url": calendar_url(session)},
         ]
     )
@@ -109,9 +110,12 @@ def promoted(*, session: Session, registration: Registration) -> Text:
             _("A seat opened up and you moved from the waitlist to a confirmed seat for %(title)s (%(when)s).")
             % {"title": title, "when": when(session)},
             "",
+            _("Where: %(where)s") % {"where": where(session.venue, session.city)},
             _("Your check-in code: %(code)s") % {"code": registration.checkin_code},
-            _("Your sessions: %(url)s") % {"url": f"{settings.SITE_URL}/sessions/mine/"},
             "",
+            _("Session page: %(url)s") % {"url": session_url(session)},
+            _("Calendar: %(url)s") % {"url": calendar_url(session)},
+            _("Your sessions: %(url)s") % {"url": f"{settings.SITE_URL}/sessions/mine/"},
         ]
     )
     return Text(subject=_("You're in: %(title)s") % {"title": title}, body=body)

@@ -20,9 +20,11 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from notices.models import Notice
+from notices.models import OPTIONAL_KINDS, Notice
+from notices.services import unsubscribe_url
 from project import jobs
 
 logger = logging.getLogger(__name__)
@@ -62,11 +64,22 @@ def _claim(notice_id: int) -> Notice | None:
 
 
 def email_of(notice: Notice) -> EmailMessage:
+    """The email of a notice. A kind the fan may turn off carries a one-click unsubscribe: the
+    ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` headers (RFC 8058) and the link in the text."""
+    body, headers = notice.body, {}
+    field = OPTIONAL_KINDS.get(notice.kind)
+    if field is not None:
+        url = unsubscribe_url(user_id=notice.recipient_id, field=field)
+        headers = {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        with translation.override(notice.language or settings.LANGUAGE_CODE):
+            stop = _("Stop these emails (one click): %(url)s") % {"url": url}
+        body = f"{body}\n\n{stop}"
     return EmailMessage(
         subject=notice.subject,
-        body=notice.body,
+        body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notice.email],
+        headers=headers,
     )
 
 

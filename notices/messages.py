@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.selectors import is_organizer_of
 from events.models import City, Series, Session
+from notices import compose
 from notices.models import Notice, OrganizerMessage
 from notices.services import Outgoing, notices_queue
 from project import content, jobs
@@ -145,9 +146,13 @@ def _letters(*, target: Target, subject: str, body: str, fans: Iterable[User], m
         language = recipient_language(fan)
         if language not in footers:
             with translation.override(language):
-                footers[language] = _("You get this message as a registered fan of %(target)s.") % {
-                    "target": target.label()
-                }
+                lines = [_("You get this message as a registered fan of %(target)s.") % {"target": target.label()}]
+                if target.session is not None:
+                    lines += [
+                        _("Session page: %(url)s") % {"url": compose.session_url(target.session)},
+                        _("Calendar: %(url)s") % {"url": compose.calendar_url(target.session)},
+                    ]
+                footers[language] = "\n".join(lines)
         outgoing.append(
             Outgoing(
                 recipient=fan,

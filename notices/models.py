@@ -145,3 +145,31 @@ class StreamFollow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} follows stream {self.stream_id}"
+
+
+class Preferences(models.Model):
+    """A fan's email choices. Notices about their own seat (moved, cancelled, promoted, offered,
+    drawn) and account mail are always emailed; these turn off the others. Every notice is also
+    listed on the site, whatever the choice. No row: both on."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("fan"), on_delete=models.CASCADE, related_name="notice_preferences"
+    )
+    email_reminders = models.BooleanField(_("email reminders"), default=True)
+    email_messages = models.BooleanField(_("email organizer messages"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("email preferences")
+        verbose_name_plural = _("email preferences")
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+
+# Which preference turns a kind off ("starting now" is a reminder); kinds not here are always sent.
+OPTIONAL_KINDS: dict[str, str] = {
+    Notice.Kind.REMINDER: "email_reminders",
+    Notice.Kind.STARTING: "email_reminders",
+    Notice.Kind.MESSAGE: "email_messages",
+}

@@ -61,3 +61,7 @@ def message_recipients(*, message: OrganizerMessage) -> QuerySet[Notice]:
 
 def notices_of(*, user: User) -> QuerySet[Notice]:
     return Notice.objects.filter(recipient=user).order_by("-created_at", "-id")
+
+
+def unread_count(*, user: User) -> int:
+    return Notice.objects.filter(recipient=user, read_at__isnull=True).count()

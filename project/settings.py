@@ -310,6 +310,8 @@ SPECTACULAR_SETTINGS = {
         "RegistrationStatusEnum": "registrations.models.Registration.Status",
         "SessionStatusEnum": "events.models.Session.Status",
         "MessageStatusEnum": "notices.serializers.MESSAGE_STATUSES",
+        "NoticeKindEnum": "notices.models.Notice.Kind",
+        "SessionKindEnum": "events.models.Session.Kind",
     },
 }
 

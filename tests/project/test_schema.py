@@ -41,6 +41,10 @@ CONTRACT = [
     ("/api/streams/{id}/end/", "post"),
     ("/api/streams/{id}/stats/", "get"),
     ("/api/streams/{id}/external-counts/", "post"),
+    ("/api/me/notifications/", "get"),
+    ("/api/me/notifications/read/", "post"),
+    ("/api/me/preferences/", "get"),
+    ("/api/me/preferences/", "patch"),
     ("/api/messages/", "post"),
     ("/api/messages/{id}/", "get"),
 ]
