@@ -190,8 +190,8 @@ def test_home_query_count_does_not_grow_with_the_number_of_sessions():
         SessionFactory(hosts=[UserFactory(), UserFactory()])
     forty_one = _queries_for(client, "/")
     # session, user, memberships, cities, the count and one page of sessions (+venue, city, stream),
-    # hosts, the fan's registrations
-    assert one == forty_one <= 8
+    # hosts, the fan's registrations, the bell's unread count
+    assert one == forty_one <= 9
 
 
 # --- Session page ------------------------------------------------------------------------------
@@ -422,8 +422,8 @@ def test_my_sessions_query_count_is_constant():
         RegistrationFactory(fan=fan)
     StreamFactory(session=RegistrationFactory(fan=fan).session)
     # session, user, memberships (the navigation's workspace links), registrations with their
-    # sessions, venues, cities and streams
-    assert one == _queries_for(client, "/sessions/mine/") <= 4
+    # sessions, venues, cities and streams, the bell's unread count
+    assert one == _queries_for(client, "/sessions/mine/") <= 5
 
 
 # --- Streams ------------------------------------------------------------------------------------
