@@ -29,6 +29,7 @@ from icalendar.prop.conference import Conference
 
 from events.models import Session
 from project import content
+from project.site import site_url, uid_host
 
 PRODID = "-//Aperture//Photography Night School Calendars//EN"
 # How often subscribed calendar apps should poll (RFC 7986 REFRESH-INTERVAL and the older
@@ -55,7 +56,7 @@ def _address(value: str) -> str:
 
 
 def site_host() -> str:
-    return _hostname(settings.SITE_URL)
+    return uid_host()
 
 
 def session_uid(session: Session) -> str:
@@ -64,7 +65,7 @@ def session_uid(session: Session) -> str:
 
 def session_page_url(session: Session) -> str:
     """The fan-facing page of a session (served by the frontend app)."""
-    return f"{settings.SITE_URL}/sessions/{session.pk}/"
+    return f"{site_url()}/sessions/{session.pk}/"
 
 
 def organizer_email() -> str:

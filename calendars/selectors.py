@@ -26,7 +26,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet, Sum
@@ -42,6 +41,7 @@ from events.models import City, Series, Session
 from project import content
 from project.errors import ApplicationError
 from project.i18n import recipient_language
+from project.site import site_url
 from registrations.models import Registration
 from registrations.selectors import registrations_of_fan
 
@@ -108,7 +108,8 @@ def _last_modified(latest: dt.datetime | None, version: int) -> dt.datetime:
 
 def _cached(key_parts: tuple, build, *, latest: dt.datetime | None, version: int, filename: str) -> RenderedCalendar:
     # A feed is built in the active language (its texts and organizer translations): one copy each.
-    digest = hashlib.sha256(repr((key_parts, version, translation.get_language())).encode()).hexdigest()
+    # The site's address is part of the text (session links): a feed read on another address differs.
+    digest = hashlib.sha256(repr((key_parts, version, translation.get_language(), site_url())).encode()).hexdigest()
     key = f"{CACHE_PREFIX}:feed:{digest}"
     hit = _local_get(key)
     if hit is None:
@@ -243,7 +244,7 @@ def _fan_calendar(*, fan: User) -> RenderedCalendar:
 
 
 def calendar_feed_url(feed: CalendarFeed) -> str:
-    return settings.SITE_URL + reverse("calendar-feed-ics", kwargs={"token": feed.token})
+    return site_url() + reverse("calendar-feed-ics", kwargs={"token": feed.token})
 
 
 # --- "Add to calendar" links -------------------------------------------------------------------
@@ -283,5 +284,5 @@ def calendar_links(session: Session) -> dict[str, str]:
     return {
         "google": f"{GOOGLE_TEMPLATE_URL}?{urlencode(google, quote_via=quote, safe=URL_SAFE)}",
         "outlook": f"{OUTLOOK_COMPOSE_URL}?{urlencode(outlook, quote_via=quote, safe=URL_SAFE)}",
-        "ics": settings.SITE_URL + reverse("session-calendar-ics", kwargs={"pk": session.pk}),
+        "ics": site_url() + reverse("session-calendar-ics", kwargs={"pk": session.pk}),
     }

@@ -145,7 +145,10 @@ class SessionAdminForm(forms.ModelForm):
         zone = self._zone()
         for name in LOCAL_TIME_FIELDS:
             value = cleaned.get(name)
-            if not isinstance(value, dt.datetime) or value.tzinfo is not None or zone is None:
+            if not isinstance(value, dt.datetime) or value.tzinfo is not None:
+                continue
+            if zone is None:  # no venue or city to read it in (the form shows that error): the server's zone
+                cleaned[name] = timezone.make_aware(value)
                 continue
             try:
                 cleaned[name] = formats.aware(value, zone)

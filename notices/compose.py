@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from events.models import City, Session, Venue
 from project import content, formats
+from project.site import site_url
 from registrations.models import Registration
 
 
@@ -33,15 +33,15 @@ def where(venue: Venue | None, city: City) -> str:
 
 
 def calendar_url(session: Session) -> str:
-    return f"{settings.SITE_URL}/api/sessions/{session.id}/calendar.ics"
+    return f"{site_url()}/api/sessions/{session.id}/calendar.ics"
 
 
 def session_url(session: Session) -> str:
-    return f"{settings.SITE_URL}/sessions/{session.id}/"
+    return f"{site_url()}/sessions/{session.id}/"
 
 
 def stream_url(stream_id: int) -> str:
-    return f"{settings.SITE_URL}/streams/{stream_id}/"
+    return f"{site_url()}/streams/{stream_id}/"
 
 
 def _letter(*, username: str, lines: list[str], status: str, session: Session) -> str:
@@ -115,7 +115,7 @@ def promoted(*, session: Session, registration: Registration) -> Text:
             "",
             _("Session page: %(url)s") % {"url": session_url(session)},
             _("Calendar: %(url)s") % {"url": calendar_url(session)},
-            _("Your sessions: %(url)s") % {"url": f"{settings.SITE_URL}/sessions/mine/"},
+            _("Your sessions: %(url)s") % {"url": f"{site_url()}/sessions/mine/"},
         ]
     )
     return Text(subject=_("You're in: %(title)s") % {"title": title}, body=body)

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
-
 from events.models import Session
 from notices import compose
 from notices.models import Notice, StreamFollow
 from notices.reminders import reminders_plan
 from notices.services import Outgoing, compose_for, notices_queue
 from project import hooks
+from project.site import site_url
 from registrations.models import Registration
 from registrations.selectors import active_registrations_of_session
 from streams.models import Stream
@@ -71,7 +70,7 @@ def on_stream_live(*, stream: Stream) -> None:
     registrations = active_registrations_of_session(session=session).order_by("id")
     if stream.audience == "confirmed":
         registrations = registrations.filter(status=Registration.Status.CONFIRMED)
-    watch_url = f"{settings.SITE_URL}/streams/{stream.id}/"
+    watch_url = f"{site_url()}/streams/{stream.id}/"
     outgoing = []
     for registration in registrations:
         _language, subject, body = compose_for(

@@ -17,6 +17,8 @@ DOCS_PATHS = ("/api/docs/", "/api/redoc/")
 
 def _websocket_origin() -> str:
     """'self' covers same-origin websockets in current browsers; older ones need the ws(s) origin."""
+    if not settings.SITE_URL:
+        return ""  # 'self' covers the origin each request came to
     site = urlsplit(settings.SITE_URL)
     return f"{'wss' if site.scheme == 'https' else 'ws'}://{site.netloc}"
 
@@ -28,7 +30,7 @@ def site_policy() -> str:
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
-            f"connect-src 'self' {_websocket_origin()}",
+            f"connect-src 'self' {_websocket_origin()}".rstrip(),
             "font-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",

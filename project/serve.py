@@ -8,6 +8,7 @@ Usage: ``python -m project.serve [--host 127.0.0.1] [--port 8000]`` (``make demo
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -25,6 +26,16 @@ def commands(host: str, port: int) -> dict[str, list[str]]:
         + UVICORN_OPTIONS,
         "worker": [python, str(ROOT / "manage.py"), "run_worker"],
     }
+
+
+def environment(host: str, port: int) -> dict[str, str]:
+    """Without SITE_URL, pages link to the address each request came to; the worker's emails, which
+    have no request, link to the address served here (project/site.py)."""
+    env = dict(os.environ)
+    if not env.get("SITE_URL"):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a name, not a bind
+        env.setdefault("SITE_URL_FALLBACK", f"http://{shown}:{port}")
+    return env
 
 
 def _stop(processes: dict[str, subprocess.Popen], timeout: float = 15.0) -> None:
@@ -55,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     processes = {
         # Own process groups: the terminal's Ctrl-C reaches this process only, which stops both in order.
-        name: subprocess.Popen(command, cwd=ROOT, start_new_session=True)  # noqa: S603 - our own commands
+        name: subprocess.Popen(command, cwd=ROOT, env=environment(args.host, args.port), start_new_session=True)  # noqa: S603
         for name, command in commands(args.host, args.port).items()
     }
     try:

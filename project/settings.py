@@ -32,7 +32,9 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset: absolute links follow the address each request came to (project/site.py).
+SITE_URL = env_str("SITE_URL", "").rstrip("/")
+SITE_URL_FALLBACK = env_str("SITE_URL_FALLBACK", "").rstrip("/")
 
 # --- HTTPS (production; README "Production"): all off by default so the embedded demo runs on http.
 # Behind a proxy that terminates TLS and sends X-Forwarded-Proto (the README's nginx does), set
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "project.site.SiteOriginMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: a signed-in person's saved language comes first (project/i18n.py).

@@ -503,3 +503,30 @@ def test_a_file_that_is_not_a_plan_is_refused_clearly(planned):
     assert "This is not an .xlsx workbook Aperture can read." in body
     body = _upload(client, planned["series"], "plan.csv", b"name,when\nx,y\n").content.decode()
     assert "The header row must name the template&#x27;s columns" in body
+
+
+# --- SITE_URL unset: links follow the request's address ----------------------------------------
+
+
+def test_without_site_url_absolute_links_follow_the_address_the_request_came_to(settings):
+    settings.SITE_URL = ""
+    registration = RegistrationFactory()
+    client = client_for(registration.fan)
+    feed = client.get("/api/me/calendar-feed/", HTTP_HOST="127.0.0.1:8101").json()["url"]
+    assert feed.startswith("http://127.0.0.1:8101/calendar/feed/")
+    page = client.get(f"/sessions/{registration.session_id}/", HTTP_HOST="localhost:8102").content.decode()
+    assert "http%3A//localhost%3A8102/sessions/" in page or "http://localhost:8102/sessions/" in page
+    ics = Client().get(f"/api/sessions/{registration.session_id}/calendar.ics", HTTP_HOST="localhost:8103")
+    text = ics.content.decode()
+    assert "http://localhost:8103/sessions/" in text.replace("\r\n ", "")
+    assert "UID:session-" in text and "@127.0.0.1" in text  # the UID never follows the address
+
+
+def test_a_worker_without_a_request_links_to_the_last_address_a_web_process_saw(settings):
+    from project.site import site_url
+
+    settings.SITE_URL = ""
+    Client().get("/", HTTP_HOST="localhost:8104")
+    assert site_url() == "http://localhost:8104"
+    settings.SITE_URL = "https://aperture.example"
+    assert site_url() == "https://aperture.example"

@@ -8,6 +8,7 @@ an allowed role must have changed it (so the row can fail), every other role mus
 """
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -85,11 +86,12 @@ def world(settings) -> World:
 # --- the admin's forms, as a browser posts them ------------------------------------------------
 
 
-def _when(prefix: str, moment: dt.datetime | None) -> dict:
+def _when(prefix: str, moment: dt.datetime | None, zone: str = "UTC") -> dict:
+    """An admin date/time pair, on the clock the admin reads it in (a session's: its venue's)."""
     if moment is None:
         return {f"{prefix}_0": "", f"{prefix}_1": ""}
-    utc = moment.astimezone(dt.UTC)
-    return {f"{prefix}_0": utc.strftime("%Y-%m-%d"), f"{prefix}_1": utc.strftime("%H:%M:%S")}
+    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    return {f"{prefix}_0": local.strftime("%Y-%m-%d"), f"{prefix}_1": local.strftime("%H:%M:%S")}
 
 
 def _no_inlines(prefix: str) -> dict:
@@ -118,6 +120,7 @@ def _code_form(w: World, **changes) -> dict:
 
 def _session_form(w: World, session: Session | None = None, **changes) -> dict:
     s = session
+    zone = s.timezone if s else w.city_a.timezone
     data = {
         "series": s.series_id if s else w.series_a.id,
         "kind": s.kind if s else "livestream",
@@ -126,13 +129,13 @@ def _session_form(w: World, session: Session | None = None, **changes) -> dict:
         "city": s.city_id if s else w.city_a.id,
         "venue": (s.venue_id or "") if s else "",
         "hosts": [h.id for h in s.hosts.all()] if s else [],
-        **_when("starts_at", s.starts_at if s else w.start),
-        **_when("ends_at", s.ends_at if s else w.start + dt.timedelta(hours=2)),
+        **_when("starts_at", s.starts_at if s else w.start, zone),
+        **_when("ends_at", s.ends_at if s else w.start + dt.timedelta(hours=2), zone),
         "capacity": s.capacity if s else 0,
         "waitlist_enabled": "on",
-        **_when("priority_opens_at", s.priority_opens_at if s else None),
-        **_when("registration_opens_at", s.registration_opens_at if s else None),
-        **_when("registration_closes_at", s.registration_closes_at if s else None),
+        **_when("priority_opens_at", s.priority_opens_at if s else None, zone),
+        **_when("registration_opens_at", s.registration_opens_at if s else None, zone),
+        **_when("registration_closes_at", s.registration_closes_at if s else None, zone),
     }
     return data | changes
 
