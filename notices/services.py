@@ -19,6 +19,7 @@ from notices.models import OPTIONAL_KINDS, Notice, Preferences
 from project import jobs
 from project.errors import ApplicationError
 from project.i18n import recipient_language
+from project.site import site_url
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def unsubscribe_token(*, user_id: int, field: str) -> str:
 
 
 def unsubscribe_url(*, user_id: int, field: str) -> str:
-    return f"{settings.SITE_URL}/unsubscribe/{unsubscribe_token(user_id=user_id, field=field)}/"
+    return f"{site_url()}/unsubscribe/{unsubscribe_token(user_id=user_id, field=field)}/"
 
 
 def unsubscribe_target(*, token: str) -> tuple[User, str]:
