@@ -35,6 +35,7 @@ migrate: install
 ## background-job worker beside it (notices, reminders); Ctrl-C stops both (project/serve.py).
 demo: migrate
 	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py plan_reminders
 	$(BIN)/python -m project.serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite (SQLite and the in-memory backends unless DATABASE_URL / REDIS_URL are set).

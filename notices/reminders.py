@@ -72,3 +72,26 @@ def reminders_send(*, session_id: int, hours: float, sequence: int) -> int:
 
 def _pair(text: compose.Text) -> tuple[str, str]:
     return text.subject, text.body
+
+
+@transaction.atomic
+def reminders_plan_all() -> int:
+    """Plan the reminders of every published session still ahead whose reminder jobs for its
+    current time are not waiting yet (sessions published before reminders existed, or loaded
+    without the planning services, e.g. the demo). Returns how many jobs were enqueued."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = {
+        (job["args_kwargs"]["args"][0], float(job["args_kwargs"]["args"][1]), job["args_kwargs"]["args"][2])
+        for job in DBTaskResult.objects.filter(
+            status=TaskResultStatus.READY, task_path="notices.tasks.send_reminders"
+        ).values("args_kwargs")
+    }
+    planned = 0
+    upcoming = Session.objects.filter(status=Session.Status.PUBLISHED, starts_at__gt=timezone.now())
+    for session in upcoming.only("id", "starts_at", "sequence"):
+        if any((session.id, float(hours), session.sequence) in waiting for hours in settings.REMINDER_HOURS):
+            continue
+        planned += reminders_plan(session=session)
+    return planned

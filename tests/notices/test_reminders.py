@@ -175,3 +175,14 @@ def test_following_a_stream_that_does_not_exist_is_a_404():
     response = client_for(UserFactory()).post("/api/streams/999999/follow/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_plan_reminders_plans_sessions_that_have_none_waiting_once():
+    session = SessionFactory(starts_at=timezone.now() + dt.timedelta(days=3))  # published without the services
+    assert reminder_jobs() == []
+    from django.core.management import call_command
+
+    call_command("plan_reminders", verbosity=0)
+    assert [job.args_kwargs["args"][0] for job in reminder_jobs()] == [session.id, session.id]
+    call_command("plan_reminders", verbosity=0)
+    assert len(reminder_jobs()) == 2
