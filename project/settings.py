@@ -331,6 +331,8 @@ WS_MAX_SOCKETS_PER_ADDRESS = env_int("WS_MAX_SOCKETS_PER_ADDRESS", 20)
 # Each process reports its counts (and its liveness) at least this often; a join or leave is reported
 # at once (streams.hub), at most once per PRESENCE_MIN_REPORT_SECONDS.
 PRESENCE_TICK_SECONDS = env_float("PRESENCE_TICK_SECONDS", 1.0)
+# Write each push's frame, encoded once, straight to uvicorn's sockets (streams.frames).
+WS_SHARED_FRAMES = env_bool("WS_SHARED_FRAMES", True)
 PRESENCE_MIN_REPORT_SECONDS = env_float("PRESENCE_MIN_REPORT_SECONDS", 0.05)
 # A socket gets new figures at most once per this many seconds (leading edge: a change after a quiet
 # second goes out at once; one within the second goes out when the second is over). Default: the tick.

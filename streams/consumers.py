@@ -31,6 +31,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from streams import selectors
+from streams.frames import shared_frame_socket
 from streams.hub import Connection, get_hub
 from streams.viewer_ids import client_address, viewer_key
 
@@ -148,6 +149,7 @@ class ViewerConsumer(AsyncWebsocketConsumer):
             host=self.host,
             status=access.status,
             floors=access.floors,
+            raw=shared_frame_socket(self.base_send),
         )
 
     async def disconnect(self, code) -> None:

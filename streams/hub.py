@@ -40,6 +40,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from streams import selectors, services
+from streams.frames import text_frame, write_frame
 from streams.presence import Figures, Floors, PresenceUnavailable, StreamReport, aclose_backends, get_backend
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,13 @@ class Pushable(Protocol):
 class Connection:
     """One open socket of this process. ``last_key`` is what it was last sent (without the time)."""
 
-    __slots__ = ("consumer", "stream_id", "viewer_key", "host", "last_key", "busy", "pending", "__weakref__")
+    __slots__ = (
+        "consumer", "stream_id", "viewer_key", "host", "last_key", "busy", "pending", "raw", "__weakref__",
+    )  # fmt: skip
 
-    def __init__(self, consumer: Pushable, stream_id: int, viewer_key: str, host: bool) -> None:
+    def __init__(self, consumer: Pushable, stream_id: int, viewer_key: str, host: bool, raw: Any = None) -> None:
         self.consumer = consumer
+        self.raw = raw  # the server's socket protocol when frames may be written to it (streams.frames)
         self.stream_id = stream_id
         self.viewer_key = viewer_key
         self.host = host
@@ -131,12 +135,12 @@ class Hub:
             self.addresses = Counter()
 
     def join(self, *, stream_id: int, consumer: Pushable, viewer_key: str, host: bool, status: str,
-             floors: Floors) -> Connection:  # fmt: skip
+             floors: Floors, raw: Any = None) -> Connection:  # fmt: skip
         self._bind()
         local = self.streams.get(stream_id)
         if local is None:
             local = self.streams[stream_id] = LocalStream(floors=floors, status=status)
-        conn = Connection(consumer, stream_id, viewer_key, host)
+        conn = Connection(consumer, stream_id, viewer_key, host, raw)
         if host:
             local.hosts.add(conn)
         elif local.ended:
@@ -395,10 +399,14 @@ class Hub:
         viewer_text, viewer_key = self._payload(local, at, host=False)
         host_text, host_key = self._payload(local, at, host=True)
         local.pushed_keys = (viewer_key, host_key)
+        viewer_frame = text_frame(viewer_text)  # encoded once for all of them (streams.frames)
         for group in (local.viewers, local.frozen):
             for conn in group:
                 if conn.last_key != viewer_key:
-                    self._deliver(conn, viewer_key, viewer_text)
+                    if conn.raw is not None and not conn.busy and write_frame(conn.raw, viewer_frame):
+                        conn.last_key = viewer_key
+                    else:
+                        self._deliver(conn, viewer_key, viewer_text)
         for conn in local.hosts:
             if conn.last_key != host_key:
                 self._deliver(conn, host_key, host_text)
