@@ -97,23 +97,32 @@ class RenderedPages:
     signed-in person (their workspace links, say) may be that much older; their own place on the
     page never is, it is part of the key."""
 
-    def __init__(self, size: int = 2048, seconds: float = 2.0) -> None:
-        self.size, self.seconds = size, seconds
-        self._pages: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+    def __init__(self, size: int = 2048, seconds: float = 2.0, share_of_page_cache: float | None = None) -> None:
+        self.size, self.seconds, self.share = size, seconds, share_of_page_cache
+        self._pages: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, inputs: tuple) -> str | None:
+    def get(self, inputs: tuple) -> Any:
         with self._lock:
             hit = self._pages.get(inputs)
             if hit is None:
                 return None
-            if time.monotonic() - hit[0] > self.seconds:
+            if time.monotonic() - hit[0] > self.lifetime():
                 del self._pages[inputs]
                 return None
             self._pages.move_to_end(inputs)
             return hit[1]
 
-    def put(self, inputs: tuple, body: str) -> None:
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+    def lifetime(self) -> float:
+        if self.share is not None:
+            return settings.PAGE_CACHE_SECONDS * self.share
+        return self.seconds
+
+    def put(self, inputs: tuple, body: Any) -> None:
         if settings.PAGE_CACHE_SECONDS <= 0:
             return
         with self._lock:
@@ -124,3 +133,16 @@ class RenderedPages:
 
 
 rendered_pages = RenderedPages()
+
+# A visitor's page (signed out, nothing of their own on it) as last sent by this process, by URL and
+# language, for half of PAGE_CACHE_SECONDS: a visitor's reload costs no round trip at all. A planning
+# change reaches other processes' visitors that much later; seat figures are then at most
+# 1.5 x PAGE_CACHE_SECONDS old, and the page's script brings them up to date within a second.
+visitor_pages = RenderedPages(share_of_page_cache=0.5)
+
+
+def forget_rendered_pages() -> None:
+    """Drops what this process keeps of rendered pages (tests, between databases)."""
+    rendered_pages.clear()
+    visitor_pages.clear()
+    _last_version[0] = None

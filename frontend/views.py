@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.cache import get_conditional_response
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date, quote_etag, url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -44,6 +44,9 @@ HOME_PAGE_SIZE = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    copy = _visitor_copy(request)
+    if copy is not None:
+        return copy
     public, _found = page_cache.fragment("home", tuple(sorted(request.GET.lists())), lambda: _home_public(request))
     assert public is not None  # noqa: S101 - the home page is public, its fragment always shared
     mine = selectors.fan_registrations_among(user=request.user, session_ids=public.data["session_ids"])
@@ -88,6 +91,9 @@ def _home_public(request: HttpRequest) -> page_cache.Fragment:
 
 
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    copy = _visitor_copy(request)
+    if copy is not None:
+        return copy
     seats_key = selectors.seats_now_key(session_id)
     public, found = page_cache.fragment(
         "session", (session_id,), lambda: _session_public(session_id), also=(seats_key,)
@@ -173,7 +179,24 @@ def _page(
         page_cache.rendered_pages.put(inputs, body)
     if signed_in:
         body = body.replace(page_cache.CSRF_PLACEHOLDER, get_token(request))
+    elif settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        page_cache.visitor_pages.put((request.get_full_path(), language), (body, etag, last_modified))
     return _validated(HttpResponse(body), etag, last_modified, signed_in)
+
+
+def _visitor_copy(request: HttpRequest) -> HttpResponse | None:
+    """The page this process last sent a visitor for this URL and language, if recent enough
+    (``page_cache.visitor_pages``). Signed in, or carrying a message: never."""
+    if settings.SESSION_COOKIE_NAME in request.COOKIES or "messages" in request.COOKIES:
+        return None
+    hit = page_cache.visitor_pages.get((request.get_full_path(), translation.get_language()))
+    if hit is None:
+        return None
+    body, etag, last_modified = hit
+    not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    response = _validated(not_modified or HttpResponse(body), etag, last_modified, signed_in=False)
+    patch_vary_headers(response, ("Cookie",))
+    return response
 
 
 def _validated(response: HttpResponse, etag: str, last_modified: int | None, signed_in: bool) -> HttpResponse:

@@ -49,6 +49,9 @@ def _no_page_cache(request, settings):
 def _clear_cache():
     from django.core.cache import cache
 
+    from frontend.page_cache import forget_rendered_pages
+
+    forget_rendered_pages()
     cache.clear()
     yield
     cache.clear()

@@ -1,0 +1,292 @@
+"""Rush-proof: pages and registration against the trivial endpoint, measured with wrk.
+
+Starts gunicorn as the README's production setup runs it (2 workers x 2 threads on PostgreSQL, the
+cache and production's throttles in Redis), or measures a running server (``--base-url``, e.g.
+make prod's nginx), and in each round, on the same server and one after the other, drives with wrk
+(a C load generator, not this Python):
+
+  trivial         GET /api/health/live/ (Django + DRF, no database): the yardstick, measured right
+                  before and right after every other target
+  home            GET / as a visitor and as a signed-in fan (session cookie)
+  session         GET /sessions/{id}/ as a visitor and as a signed-in fan
+  seats           GET /api/sessions/{id}/seats/ (what the session page polls)
+  register-1      POST /api/sessions/{id}/registrations/, every request a different fan (token), one
+                  hot session; register-5: the same over five sessions
+
+at each ``--connections`` level, and prints requests/s, latency, errors and each rate as a share of the
+trivial endpoint's in the same round (goal: >= 1/3). Then ``--sellouts`` times a 100-seat session sold
+out by 200 connections (first registration to the 100th seat, from the rows' own timestamps), and
+checks that no session is oversold and the counters are true.
+
+    .venv/bin/python bench/rush_pages.py --database-url postgres://postgres@127.0.0.1:5432/aperture_rush_bench \\
+        --redis-url redis://127.0.0.1:6379/12 --rounds 3 --duration 5
+
+The database is created if missing and its bench rows are replaced: use a scratch database.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.registration_rush import (  # noqa: E402 - after the path is set
+    django_setup,
+    ensure_database,
+    external_server,
+    reset,
+    running_server,
+    seed,
+    verify,
+)
+
+REGISTER_LUA = """
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+local paths = {}
+for id in string.gmatch(os.getenv("BENCH_SESSIONS"), "%d+") do
+  paths[#paths + 1] = "/api/sessions/" .. id .. "/registrations/"
+end
+local n = tonumber(os.getenv("BENCH_OFFSET") or "0")
+request = function()
+  n = n + 1
+  local token = tokens[(n - 1) % #tokens + 1]
+  local path = paths[(n - 1) % #paths + 1]
+  return wrk.format("POST", path, {["Authorization"] = "Token " .. token,
+    ["Content-Type"] = "application/json", ["Accept"] = "application/json"}, "{}")
+end
+"""
+
+
+def wrk(url: str, *, connections: int, seconds: float, headers: dict | None = None, script: str = "", env=None) -> dict:
+    command = [
+        "wrk",
+        "-t",
+        "1",
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", script]
+    done = subprocess.run(command + [url], capture_output=True, text=True, env={**os.environ, **(env or {})})
+    out = done.stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk failed: {' '.join(command)} {url}\n{out}\n{done.stderr}")
+    rate = float(found.group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    return {"rate": rate, "requests": requests, "errors": errors, "p50": _ms(p50), "p99": _ms(p99)}
+
+
+def _ms(match) -> float:
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def signed_in_cookie() -> str:
+    """A session cookie of one bench fan, made the way Django's login makes one (no password hashing)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    from accounts.models import User
+
+    fan = User.objects.filter(username__startswith="bench-fan-").order_by("username").first()
+    store = SessionStore()
+    store[SESSION_KEY] = str(fan.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = fan.get_session_auth_hash()
+    store.create()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+def first_registrations_times(session_id: int, capacity: int) -> float | None:
+    """Seconds from the first registration to the one that took the last seat."""
+    from registrations.models import Registration
+
+    times = list(
+        Registration.objects.filter(session_id=session_id).order_by("created_at").values_list("created_at", "status")
+    )
+    confirmed = [at for at, status in times if status == "confirmed"]
+    if len(confirmed) < capacity:
+        return None
+    return (confirmed[capacity - 1] - times[0][0]).total_seconds()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/aperture_rush_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--base-url", default="", help="measure this running server instead of starting one")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--connections", default="64,200")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fans", type=int, default=30_000)
+    parser.add_argument("--sellouts", type=int, default=10)
+    parser.add_argument("--only", default="", help="comma-separated targets to run (default: all)")
+    args = parser.parse_args()
+
+    ensure_database(args.database_url)
+    os.environ["REDIS_URL"] = args.redis_url
+    django_setup(args.database_url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from events.models import Session
+
+    reset(list(Session.objects.filter(series__slug="bench-rush").values_list("id", flat=True)))
+    session_ids, tokens = seed(fans=args.fans, sessions=5, capacity=40)
+    reset(session_ids)
+    cookie = signed_in_cookie()
+    tokens_file = Path(tempfile.mkdtemp()) / "tokens.txt"
+    tokens_file.write_text("\n".join(tokens) + "\n")
+    script = Path(tokens_file.parent) / "register.lua"
+    script.write_text(REGISTER_LUA)
+    levels = [int(c) for c in args.connections.split(",")]
+    hot = session_ids[0]
+    targets = {
+        "home visitor": ("GET", "/", None),
+        "home fan": ("GET", "/", cookie),
+        "session visitor": ("GET", f"/sessions/{hot}/", None),
+        "session fan": ("GET", f"/sessions/{hot}/", cookie),
+        "seats poll": ("GET", f"/api/sessions/{hot}/seats/", None),
+        "register-1": ("POST", [hot], None),
+        "register-5": ("POST", session_ids, None),
+    }
+    if args.only:
+        targets = {k: v for k, v in targets.items() if k in args.only.split(",")}
+    log = Path(tempfile.mkdtemp()) / "server.log"
+    server = (
+        external_server(args.base_url)
+        if args.base_url
+        else running_server(
+            "gunicorn",
+            database_url=args.database_url,
+            workers=args.workers,
+            threads=args.threads,
+            pool_size=10,
+            log=log,
+            throttle_redis=args.redis_url,
+        )
+    )
+    results: dict[tuple[str, int], list[dict]] = {}
+    offset = 0
+    with server as (host, port):
+        base = f"http://{host}:{port}"
+        for url in ("/", f"/sessions/{hot}/"):  # warm: templates, prepared statements, caches
+            wrk(base + url, connections=4, seconds=1)
+        print(f"server {base}; load average {os.getloadavg()[0]:.1f}", flush=True)
+        trivial_url = base + "/api/health/live/"
+        for round_number in range(1, args.rounds + 1):
+            for connections in levels:
+                before = wrk(trivial_url, connections=connections, seconds=args.duration)
+                for name, (method, target, with_cookie) in targets.items():
+                    if method == "POST":
+                        reset(session_ids)
+                        env = {
+                            "BENCH_TOKENS": str(tokens_file),
+                            "BENCH_SESSIONS": ",".join(map(str, target)),
+                            "BENCH_OFFSET": str(offset),
+                        }
+                        figures = wrk(
+                            base + "/", connections=connections, seconds=args.duration, script=str(script), env=env
+                        )
+                        offset += figures["requests"] + connections
+                        if offset + 20_000 > len(tokens):
+                            offset = 0
+                        checked = verify(target, settled_count(target))
+                        figures["oversold"] = checked["overbooked_sessions"]
+                        figures["problems"] = checked["problems"]
+                    else:
+                        headers = {"Cookie": with_cookie} if with_cookie else None
+                        figures = wrk(base + target, connections=connections, seconds=args.duration, headers=headers)
+                    # The yardstick right before and right after, on the same server: the machine's
+                    # drift weighs on both sides of the ratio alike.
+                    after = wrk(trivial_url, connections=connections, seconds=args.duration)
+                    figures["trivial"] = (before["rate"] + after["rate"]) / 2
+                    figures["ratio"] = figures["rate"] / figures["trivial"]
+                    before = after
+                    results.setdefault((name, connections), []).append(figures)
+                    extra = f" oversold {figures['oversold']}" if "oversold" in figures else ""
+                    print(
+                        f"round {round_number} c={connections:<4} {name:<16} {figures['rate']:8.0f} req/s "
+                        f"p50 {figures['p50']:7.1f} ms p99 {figures['p99']:7.1f} ms errors {figures['errors']:<5} "
+                        f"trivial {figures['trivial']:6.0f} req/s ratio {figures['ratio']:5.2f}{extra}",
+                        flush=True,
+                    )
+        sellouts = []
+        if args.sellouts and not args.only:
+            for _ in range(args.sellouts):
+                reset(session_ids)
+                Session.objects.filter(id=hot).update(capacity=100)
+                env = {"BENCH_TOKENS": str(tokens_file), "BENCH_SESSIONS": str(hot), "BENCH_OFFSET": str(offset)}
+                figures = wrk(base + "/", connections=200, seconds=2, script=str(script), env=env)
+                offset = (offset + figures["requests"] + 200) % max(1, len(tokens) - 20_000)
+                count = settled_count([hot])
+                sellouts.append(first_registrations_times(hot, 100))
+                checked = verify([hot], count)
+                if checked["problems"]:
+                    print("PROBLEMS", checked["problems"])
+            reset(session_ids)
+            Session.objects.filter(id=hot).update(capacity=40)
+            done = [s for s in sellouts if s is not None]
+            print(
+                "100-seat sell-outs (s): "
+                + ", ".join(f"{s:.3f}" if s is not None else "not sold out" for s in sellouts)
+                + (f"; median {statistics.median(done):.3f}" if done else ""),
+                flush=True,
+            )
+    print("\nmedians over rounds (ratio = rate / the trivial endpoint's rate right before and after)")
+    for (name, connections), runs in results.items():
+        ratios = [run["ratio"] for run in runs]
+        print(
+            f"c={connections:<4} {name:<16} {statistics.median(r['rate'] for r in runs):8.0f} req/s  "
+            f"trivial {statistics.median(r['trivial'] for r in runs):6.0f} req/s  "
+            f"ratio median {statistics.median(ratios):.2f} (range {min(ratios):.2f}-{max(ratios):.2f}, "
+            f"{sum(r < 1 / 3 for r in ratios)} of {len(ratios)} below 1/3)  errors {sum(r['errors'] for r in runs)}"
+        )
+    return 0
+
+
+def settled_count(session_ids: list[int]) -> int:
+    """The number of registrations once the server has answered what wrk left in flight."""
+    last, deadline = -1, time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = registration_count(session_ids)
+        if now == last:
+            return now
+        last = now
+        time.sleep(0.5)
+    return last
+
+
+def registration_count(session_ids: list[int]) -> int:
+    from registrations.models import Registration
+
+    return Registration.objects.filter(session_id__in=session_ids).count()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
