@@ -41,6 +41,7 @@ from deploy.topology import (  # noqa: E402
     load_environment,
     nginx_binary,
     nginx_conf,
+    nginx_proxy_conf,
     supervisord_conf,
 )
 
@@ -87,6 +88,7 @@ def write_configuration(topology: Topology) -> None:
     for directory in (topology.run_dir, topology.log_dir, topology.run_dir / "nginx-temp"):
         directory.mkdir(parents=True, exist_ok=True)
     (topology.run_dir / "nginx.conf").write_text(nginx_conf(topology))
+    (topology.run_dir / "proxy_to_gunicorn.conf").write_text(nginx_proxy_conf(topology))
     topology.supervisord_conf.write_text(supervisord_conf(topology))
     check = subprocess.run(
         [nginx_binary(), "-t", "-q", "-p", str(topology.run_dir), "-c", str(topology.run_dir / "nginx.conf")]

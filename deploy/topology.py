@@ -188,9 +188,17 @@ def nginx_conf(topology: Topology) -> str:
     # nginx tries the next (proxy_next_upstream); marked down instead, it would come back one
     # websocket per fail_timeout (nginx clears the mark only when a probe request ends, and a
     # websocket ends late), and the viewers' reconnections would trickle in for minutes.
+    return render(DEPLOY / "nginx.conf.template", _nginx_values(topology))
+
+
+def nginx_proxy_conf(topology: Topology) -> str:
+    """The proxy settings every location that goes to gunicorn includes."""
+    return render(DEPLOY / "proxy_to_gunicorn.conf.template", _nginx_values(topology))
+
+
+def _nginx_values(topology: Topology) -> dict[str, str]:
     servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=0;" for port in topology.asgi_ports)
-    return render(
-        DEPLOY / "nginx.conf.template",
+    return dict(
         {
             "run_dir": str(topology.run_dir),
             "log_dir": str(topology.log_dir),
@@ -208,7 +216,7 @@ def nginx_conf(topology: Topology) -> str:
             "proxy_timeout": str(topology.proxy_timeout),
             "ws_timeout": str(topology.ws_timeout),
             "forwarded_proto": topology.forwarded_proto,
-        },
+        }
     )
 
 

@@ -112,6 +112,15 @@ def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(production
     assert login.status_code == 302, login.text[:500]
     assert browser.get("/sessions/mine/").status_code == 200
 
+    # The microcache: one copy a second of a visitor's session page serves every visitor; a
+    # signed-in fan's page always comes from gunicorn, with their own name on it.
+    page = f"/sessions/{session.id}/"
+    first, second = web.get(page), web.get(page)
+    assert first.headers["x-cache"] in {"MISS", "EXPIRED", "HIT"} and second.headers["x-cache"] == "HIT"
+    assert second.text == first.text and "e2e-fan" not in second.text
+    fan_page = browser.get(page)
+    assert fan_page.headers["x-cache"] == "BYPASS" and "e2e-fan" in fan_page.text
+
     # 100 fans race for 20 seats through nginx; both gunicorn workers serve them; no oversell.
     statuses = register_all(production.url, session.id, [token for _, token in fans], concurrency=100)
     assert Counter(statuses) == {201: 100}
