@@ -208,9 +208,17 @@ class Hub:
         """Other processes' changes, as they happen (Redis pub/sub; nothing to do in memory)."""
         await get_backend().listen(process_id=self.process_id, on_change=self._on_change)
 
-    def _on_change(self, stream_id: int) -> None:
+    def _on_change(self, stream_id: int, status_changed: bool = False) -> None:
         if stream_id in self.streams:
+            if status_changed:
+                self._last_refresh = float("-inf")  # the next tick re-reads the statuses
             self.wake()
+
+    def status_changed(self, stream_id: int) -> None:
+        """A stream of this process started or ended (called from any thread, after the commit)."""
+        loop = self.loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._on_change, stream_id, True)
 
     async def stop(self) -> None:
         """Cancel the ticker and pending sends of this loop (tests, shutdown)."""

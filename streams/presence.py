@@ -107,9 +107,13 @@ class PresenceBackend(ABC):
     #: Whether ``listen`` hears other processes' changes (else there are no other processes).
     publishes = False
 
-    async def listen(self, *, process_id: str, on_change: Callable[[int], None]) -> None:  # noqa: B027
-        """Call ``on_change(stream_id)`` whenever another process's count of a stream changes, until
-        cancelled. The periodic tick stays the safety net for any change missed here."""
+    async def listen(self, *, process_id: str, on_change: Callable[[int, bool], None]) -> None:  # noqa: B027
+        """Call ``on_change(stream_id, status_changed)`` whenever another process's count of a stream
+        changes, or a stream started or ended, until cancelled. The periodic tick stays the safety net
+        for any change missed here."""
+
+    def announce_status(self, *, stream_id: int) -> None:  # noqa: B027 - nothing to tell in one process
+        """A stream started or ended: every process re-reads its status now (not within 2 s)."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -471,7 +475,15 @@ class RedisPresence(PresenceBackend):
     def _timeout(self) -> float:
         return max(min(float(settings.PRESENCE_TICK_SECONDS), 2.0), 0.5)
 
-    async def listen(self, *, process_id: str, on_change: Callable[[int], None]) -> None:
+    def announce_status(self, *, stream_id: int) -> None:
+        if not self.guard.may_try():
+            return
+        try:
+            self._sync_client().publish(f"{self.prefix}:chg", f"{stream_id}|status")
+        except redis_errors() as exc:
+            self.guard.failed(exc)  # the processes re-read statuses every 2 s anyway
+
+    async def listen(self, *, process_id: str, on_change: Callable[[int, bool], None]) -> None:
         """Subscribe to P:chg; reconnect with backoff and jitter while Redis is away (logged once)."""
         import redis.asyncio as aioredis
 
@@ -494,7 +506,7 @@ class RedisPresence(PresenceBackend):
                     text = data.decode() if isinstance(data, bytes) else str(data)
                     stream_id, _, sender = text.partition("|")
                     if sender != process_id and stream_id.isdigit():
-                        on_change(int(stream_id))
+                        on_change(int(stream_id), sender == "status")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: the periodic ticks carry the changes meanwhile

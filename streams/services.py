@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,8 @@ from streams import selectors
 from streams.models import ExternalCount, Stream, StreamReport, StreamWatcher, ViewerSample, new_stream_secret
 from streams.presence import Figures, Floors, PresenceUnavailable, get_backend
 from streams.selectors import can_run_stream
+
+logger = logging.getLogger(__name__)
 
 # What an organizer edits; status, times, figures and the secret have services of their own.
 STREAM_FIELDS = ("title", "session", "playback_url", "hosts", "audience", "replay_url")
@@ -204,7 +207,24 @@ def stream_end(*, stream: Stream, by: User | None = None) -> Stream:
     # The after-show report, computed once from what was saved and kept: final, and a restart or a late
     # sample cannot change it (samples of an ended stream are refused above and in stream_record_figures).
     StreamReport.objects.create(stream=locked, figures=selectors.stream_report_figures(stream=locked))
+    _announce_status_on_commit(locked.id)
     return locked
+
+
+def _announce_status_on_commit(stream_id: int) -> None:
+    """Pages switch when the status changes: every ASGI process re-reads it now (Redis pub/sub),
+    this one too (in memory), instead of at its next status read."""
+
+    def announce() -> None:
+        from streams.hub import get_hub  # the hub imports this module
+
+        try:
+            get_backend().announce_status(stream_id=stream_id)
+            get_hub().status_changed(stream_id)
+        except Exception:  # the change is committed; the processes' own status reads catch up
+            logger.exception("stream %s: could not announce its new status", stream_id)
+
+    transaction.on_commit(announce)
 
 
 @transaction.atomic
