@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from django.utils.translation import gettext_lazy as _
 
 from project.csp import site_policy
 
 PLAYER_LIBRARY_VERSION = "hls.js 1.6.15"
+
+# Platforms by their site, named as their viewers know them.
+PLATFORM_NAMES = {
+    "douyin.com": _("Douyin"),
+    "kuaishou.com": _("Kuaishou"),
+    "weibo.com": _("Weibo"),
+    "weibo.cn": _("Weibo"),
+    "channels.weixin.qq.com": _("WeChat Channels"),
+    "xiaohongshu.com": _("Xiaohongshu"),
+    "bilibili.com": _("Bilibili"),
+    "youtube.com": "YouTube",
+}
 
 _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{6,20}$")
 _BILIBILI_ROOM = re.compile(r"^/(\d{1,12})/?$")
@@ -23,7 +38,7 @@ _BILIBILI_VIDEO = re.compile(r"^/video/(BV[A-Za-z0-9]{8,12})/?$")
 class Player:
     kind: str  # "hls", "embed", "link" or "none"
     src: str = ""  # the HLS playlist, the embed's URL, or the link
-    platform: str = ""  # the other platform's name for "embed" and "link"
+    platform: Any = ""  # the other platform's name for "embed" and "link" (a lazy translation)
 
     @property
     def origin(self) -> str:
@@ -65,9 +80,19 @@ def player_for(url: str) -> Player:
         return Player("embed", embed, "YouTube")
     embed = _bilibili(host, parts.path)
     if embed:
-        return Player("embed", embed, "Bilibili")
-    name = host.removeprefix("www.").removeprefix("live.").split(".")[0] if host else ""
-    return Player("link", url, name.capitalize())
+        return Player("embed", embed, PLATFORM_NAMES["bilibili.com"])
+    return Player("link", url, platform_name(host))
+
+
+def platform_name(host: str) -> Any:
+    for domain, name in PLATFORM_NAMES.items():
+        if host == domain or host.endswith("." + domain):
+            return name
+    return host.removeprefix("www.") or url_host_unknown()
+
+
+def url_host_unknown() -> Any:
+    return _("another site")
 
 
 def page_policy(player: Player) -> str:
