@@ -246,3 +246,23 @@ def test_host_dashboard_on_a_phone_shows_seats_beside_the_audience_axes_and_plat
         assert [high for _low, _mid, high in delays] == [2997, 5994, 11988, 23976, 29970, 29970, 29970]
         assert all(low < mid < high for low, mid, high in delays)
         chromium.close()
+
+
+def test_countdown_and_start_time_in_chinese_on_the_venues_clock(tmp_path):
+    stream = StreamFactory(
+        session__starts_at=timezone.now() + dt.timedelta(days=3, hours=1),
+        session__ends_at=timezone.now() + dt.timedelta(days=3, hours=3),
+    )
+    database_url = server_database_url(tmp_path)
+    with asgi_server(database_url) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = chromium.new_page(locale="zh-CN", timezone_id="Europe/London")
+        page.set_default_timeout(15_000)
+        page.goto(f"{base_url}/streams/{stream.id}/")
+        expect = sync_api.expect
+        expect(page.locator("[data-countdown]")).to_have_text(re.compile(r"^距开始还有 3 天 \d\d:\d\d:\d\d$"))
+        panel = page.locator('[data-panel="scheduled"]')
+        expect(panel).to_contain_text("场地当地时间")
+        expect(panel.locator("[data-starts-at]")).to_contain_text("周")  # 12月3日 周四 19:00
+        expect(page.locator("[data-conn]")).to_have_text("已连接")
+        chromium.close()
