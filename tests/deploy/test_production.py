@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from accounts.models import User
 from deploy.topology import descendants_of
 from events.models import Session
 from registrations.models import Registration
@@ -30,17 +31,25 @@ from tests.deploy.production import Production, nginx_installed, port_answers
 from tests.deploy.viewers import close_viewers, connected_by_port, open_viewers, wait_until
 from tests.factories import SessionFactory, StreamFactory, UserFactory
 from tests.frontend.live_server import server_database_url
+from tests.smtp_sink import SmtpSink
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def production(tmp_path):
+def mail_sink():
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def production(tmp_path, mail_sink):
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("the production topology needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
     if not nginx_installed():
         pytest.skip("needs Debian's nginx (apt-get install nginx; .ci/run installs it)")
-    topology = Production(database_url=server_database_url(tmp_path))
+    # The job workers send mail to a real SMTP server on localhost.
+    topology = Production(database_url=server_database_url(tmp_path), env=mail_sink.environment())
     yield topology
     left = topology.stop()
     topology.kill_leftovers(left)
@@ -72,7 +81,9 @@ def csrf_token(html: str) -> str:
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
 
-def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(production, organization, organizer, request):
+def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(
+    production, organization, organizer, request, mail_sink
+):
     session = SessionFactory(series__organization=organization, capacity=20)
     stream = StreamFactory(
         session=SessionFactory(series=session.series, kind=Session.Kind.LIVESTREAM), organization=organization
@@ -139,6 +150,16 @@ def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(production
         headers={"Authorization": f"Token {organizer_token}"},
     )
     assert moved.status_code == 200, moved.text
+
+    # The job worker delivers the move's notice to each of the 100 registered fans, once.
+    emails = {fan.email for fan in User.objects.filter(id__in=[fan_id for fan_id, _ in fans])}
+    deadline = time.monotonic() + 120
+    while not emails <= set(mail_sink.count_by_recipient()):
+        assert time.monotonic() < deadline, f"{len(emails - set(mail_sink.count_by_recipient()))} notices missing"
+        time.sleep(0.2)
+    time.sleep(1)  # a duplicate would come right behind
+    received = mail_sink.count_by_recipient()
+    assert {address: received[address] for address in emails} == dict.fromkeys(emails, 1)
 
     # The series' calendar feed shows the move, and an unchanged feed is a 304.
     feed = web.get(f"/api/series/{session.series_id}/calendar.ics")
