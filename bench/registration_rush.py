@@ -287,8 +287,9 @@ def verify(session_ids: list[int], fans: int) -> dict:
     for session in Session.objects.filter(id__in=session_ids):
         regs = Registration.objects.filter(session=session)
         confirmed = regs.filter(status="confirmed").count()
+        # Waitlist tickets (positions are counted from them when read): one per party, none shared.
         positions = list(
-            regs.filter(status="waitlisted").order_by("waitlist_position").values_list("waitlist_position", flat=True)
+            regs.filter(status="waitlisted").order_by("waitlist_ticket").values_list("waitlist_ticket", flat=True)
         )
         confirmed_total += confirmed
         waitlisted_total += len(positions)
@@ -296,8 +297,8 @@ def verify(session_ids: list[int], fans: int) -> dict:
             problems.append(f"session {session.id}: {confirmed} confirmed > capacity {session.capacity}")
         if (session.confirmed_count, session.waitlist_count) != (confirmed, len(positions)):
             problems.append(f"session {session.id}: counters differ from rows")
-        if positions != list(range(1, len(positions) + 1)):
-            problems.append(f"session {session.id}: waitlist positions not gapless")
+        if len(set(positions)) != len(positions) or session.waitlist_parties != len(positions):
+            problems.append(f"session {session.id}: waitlist tickets shared or parties miscounted")
     per_fan = (
         Registration.objects.filter(session_id__in=session_ids)
         .values("fan_id")

@@ -107,6 +107,10 @@ class Session(models.Model):
         NIGHT_SHOOT = "night_shoot", _("Night shoot")
         LIVESTREAM = "livestream", _("Livestream")
 
+    class Allocation(models.TextChoices):
+        FIRST_COME = "first_come", _("First come, first served")
+        DRAW = "draw", _("Draw")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         PUBLISHED = "published", _("Published")
@@ -150,10 +154,29 @@ class Session(models.Model):
         blank=True,
         db_index=False,
     )
+    # Fair access (registrations owns the rules; README, "Fair access"): how seats are given out.
+    allocation = models.CharField(
+        _("allocation"), max_length=20, choices=Allocation.choices, default=Allocation.FIRST_COME
+    )
+    max_party_size = models.PositiveSmallIntegerField(_("max party size"), default=1)
+    offer_hold_minutes = models.PositiveIntegerField(_("offer hold (minutes)"), default=0)
+    offer_cutoff_minutes = models.PositiveIntegerField(_("offer cutoff (minutes)"), default=0)
+    entry_opens_at = models.DateTimeField(_("entries open at"), null=True, blank=True)
+    entry_closes_at = models.DateTimeField(_("entries close at"), null=True, blank=True)
+    draw_at = models.DateTimeField(_("draw at"), null=True, blank=True)
+    draw_new_accounts = models.BooleanField(_("accounts made after entries opened may enter"), default=True)
     # Seat counters, changed only by registrations.services while holding this row's lock; kept
-    # here so that capacity is enforced by one conditional UPDATE and a CHECK constraint.
+    # here so that capacity is enforced by one conditional UPDATE and a CHECK constraint. They count
+    # people (a party of three is three), not registrations.
     confirmed_count = models.PositiveIntegerField(_("confirmed count"), default=0)
     waitlist_count = models.PositiveIntegerField(_("waitlist count"), default=0)
+    offered_count = models.PositiveIntegerField(_("offered count"), default=0)
+    # The last waitlist ticket given out: each waitlisted party takes the next number, so joining or
+    # leaving the waitlist never renumbers anyone (positions are counted when read).
+    waitlist_seq = models.PositiveBigIntegerField(_("waitlist sequence"), default=0)
+    # Waitlisted parties (registrations): a party joining the waitlist is told its position, this
+    # number, without counting rows.
+    waitlist_parties = models.PositiveIntegerField(_("waitlisted parties"), default=0)
     # RFC 5545 SEQUENCE: bumped on every change of time, place or status that a calendar must follow.
     sequence = models.PositiveIntegerField(_("sequence"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -170,6 +193,18 @@ class Session(models.Model):
             models.CheckConstraint(condition=Q(capacity__gte=0), name="session_capacity_non_negative"),
             models.CheckConstraint(
                 condition=Q(confirmed_count__lte=F("capacity")), name="session_confirmed_within_capacity"
+            ),
+            # Never oversold: confirmed people plus people holding open offers fit the room.
+            models.CheckConstraint(
+                condition=Q(confirmed_count__lte=F("capacity") - F("offered_count")),
+                name="session_confirmed_and_offered_within_capacity",
+            ),
+            models.CheckConstraint(condition=Q(max_party_size__gte=1), name="session_max_party_size_positive"),
+            models.CheckConstraint(
+                condition=Q(entry_opens_at__isnull=True)
+                | Q(entry_closes_at__isnull=True)
+                | Q(entry_closes_at__gt=F("entry_opens_at")),
+                name="session_entry_window_ordered",
             ),
             models.CheckConstraint(
                 condition=Q(registration_opens_at__isnull=True)
@@ -194,4 +229,5 @@ class Session(models.Model):
 
     @property
     def seats_left(self) -> int:
-        return max(self.capacity - self.confirmed_count, 0)
+        """Seats neither confirmed nor held by an open offer (people)."""
+        return max(self.capacity - self.confirmed_count - self.offered_count, 0)

@@ -133,6 +133,9 @@ class SessionSerializer(TranslatedMixin, LocalTimeMixin, serializers.ModelSerial
     registration_opens_at = LocalDateTimeField(required=False, allow_null=True)
     registration_closes_at = LocalDateTimeField(required=False, allow_null=True)
     priority_opens_at = LocalDateTimeField(required=False, allow_null=True)
+    entry_opens_at = LocalDateTimeField(required=False, allow_null=True)
+    entry_closes_at = LocalDateTimeField(required=False, allow_null=True)
+    draw_at = LocalDateTimeField(required=False, allow_null=True)
     timezone = serializers.CharField(read_only=True)
     hosts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     seats_left = serializers.IntegerField(read_only=True)
@@ -162,6 +165,15 @@ class SessionSerializer(TranslatedMixin, LocalTimeMixin, serializers.ModelSerial
             "confirmed_count",
             "waitlist_count",
             "seats_left",
+            "allocation",
+            "max_party_size",
+            "offer_hold_minutes",
+            "offer_cutoff_minutes",
+            "entry_opens_at",
+            "entry_closes_at",
+            "draw_at",
+            "draw_new_accounts",
+            "offered_count",
             "stream",
             "sequence",
             "cancel_reason",
@@ -173,6 +185,7 @@ class SessionSerializer(TranslatedMixin, LocalTimeMixin, serializers.ModelSerial
         read_only_fields = [
             "confirmed_count",
             "waitlist_count",
+            "offered_count",
             "seats_left",
             "sequence",
             "cancel_reason",
@@ -247,6 +260,15 @@ class SessionFieldsSerializer(serializers.Serializer):
     registration_closes_at = AwareDateTimeField(required=False, allow_null=True)
     priority_opens_at = AwareDateTimeField(required=False, allow_null=True)
     waitlist_enabled = serializers.BooleanField(required=False)
+    # Fair access (README, "Fair access").
+    allocation = serializers.ChoiceField(choices=Session.Allocation.choices, required=False)
+    max_party_size = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    offer_hold_minutes = serializers.IntegerField(min_value=0, max_value=7 * 24 * 60, required=False)
+    offer_cutoff_minutes = serializers.IntegerField(min_value=0, max_value=7 * 24 * 60, required=False)
+    entry_opens_at = AwareDateTimeField(required=False, allow_null=True)
+    entry_closes_at = AwareDateTimeField(required=False, allow_null=True)
+    draw_at = AwareDateTimeField(required=False, allow_null=True)
+    draw_new_accounts = serializers.BooleanField(required=False)
     # Optional translations of title and description (a plan's CSV takes them as columns too).
     locals().update(_translation_inputs("title", max_length=200))
     locals().update(_translation_inputs("description"))

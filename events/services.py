@@ -32,6 +32,19 @@ from project.errors import ApplicationError
 MAX_SESSION_LENGTH = dt.timedelta(hours=24)
 MAX_PLAN_ROWS = 1000
 
+# How seats are given out (registrations applies the rules; README, "Fair access").
+FAIR_ACCESS_FIELDS = (
+    "allocation",
+    "max_party_size",
+    "offer_hold_minutes",
+    "offer_cutoff_minutes",
+    "entry_opens_at",
+    "entry_closes_at",
+    "draw_at",
+    "draw_new_accounts",
+)
+MAX_PARTY_SIZE = 50
+
 SESSION_FIELDS = (
     "kind",
     "title",
@@ -46,6 +59,7 @@ SESSION_FIELDS = (
     "registration_closes_at",
     "priority_opens_at",
     "waitlist_enabled",
+    *FAIR_ACCESS_FIELDS,
     *translation_fields("title"),
     *translation_fields("description"),
 )
@@ -448,6 +462,7 @@ def _clean_session(
         closes,
     )
     clean["waitlist_enabled"] = bool(values.get("waitlist_enabled", True))
+    _clean_fair_access(values=values, clean=clean, errors=errors, starts=starts if times_ok else None)
 
     host_ids = list(dict.fromkeys(_ref_id(h) for h in values.get("hosts") or ()))
     strangers = [h for h in host_ids if h not in refs.member_ids]
@@ -457,6 +472,43 @@ def _clean_session(
         )
     clean["hosts"] = host_ids
     return clean, errors
+
+
+def _whole(value: Any, default: int) -> int | None:
+    value = default if value is None else value
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _clean_fair_access(*, values: Mapping[str, Any], clean: dict[str, Any], errors: Errors, starts) -> None:
+    """Allocation, parties, offers and the draw's times: entries open < entries close <= draw <= start
+    (the draw defaults to the close of entries)."""
+    allocation = values.get("allocation") or Session.Allocation.FIRST_COME
+    if allocation not in Session.Allocation.values:
+        errors["allocation"].append(_("Choose one of %(kind)s.") % {"kind": ", ".join(Session.Allocation.values)})
+    clean["allocation"] = allocation
+    for name, default, low, high in (
+        ("max_party_size", 1, 1, MAX_PARTY_SIZE),
+        ("offer_hold_minutes", 0, 0, 7 * 24 * 60),
+        ("offer_cutoff_minutes", 0, 0, 7 * 24 * 60),
+    ):
+        number = _whole(values.get(name), default)
+        if number is None or not low <= number <= high:
+            errors[name].append(_("A whole number from %(low)s to %(high)s.") % {"low": low, "high": high})
+        clean[name] = number if number is not None else default
+    clean["draw_new_accounts"] = bool(values.get("draw_new_accounts", True))
+    opens, closes = values.get("entry_opens_at"), values.get("entry_closes_at")
+    draw_at = values.get("draw_at") or closes
+    if allocation == Session.Allocation.DRAW:
+        for name, moment in (("entry_opens_at", opens), ("entry_closes_at", closes)):
+            if moment is None:
+                errors[name].append(_("A draw needs it."))
+    if opens is not None and closes is not None and closes <= opens:
+        errors["entry_closes_at"].append(_("Must be after entry_opens_at."))
+    if closes is not None and draw_at is not None and draw_at < closes:
+        errors["draw_at"].append(_("Must not be before entry_closes_at."))
+    if starts is not None and draw_at is not None and draw_at > starts:
+        errors["draw_at"].append(_("Must be before starts_at."))
+    clean["entry_opens_at"], clean["entry_closes_at"], clean["draw_at"] = opens, closes, draw_at
 
 
 def _people(user_ids: Sequence[int | None]) -> list[str]:
@@ -574,10 +626,10 @@ def session_update(*, session: Session, data: Mapping[str, Any], by: User | None
     clean, errors = _clean_session(values=merged, refs=refs, check_future=time_moved, now=timezone.now())
     if errors:
         raise _invalid(errors)
-    if clean["capacity"] < locked.confirmed_count:
+    if clean["capacity"] < locked.confirmed_count + locked.offered_count:
         raise ApplicationError(
             _("%(confirmed_count)s seats are already confirmed; capacity cannot go below that.")
-            % {"confirmed_count": locked.confirmed_count},
+            % {"confirmed_count": locked.confirmed_count + locked.offered_count},
             code="capacity_below_confirmed",
             fields={
                 "capacity": [

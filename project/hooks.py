@@ -22,6 +22,10 @@ The hooks (who announces -> who listens):
   reminders). Also sent again after a move, by ``session_moved``'s listeners, not by events.
 - ``seats_given(session, registrations)``: registrations -> notices (fans promoted from the
   waitlist to a confirmed seat).
+- ``seats_offered(session, registrations)``: registrations -> notices (a freed seat offered to
+  waitlisted parties, each until its ``offer_expires_at``; they accept or decline).
+- ``draw_done(session, registrations)``: registrations -> notices (a draw ran: every entry is now
+  confirmed or waitlisted).
 - ``stream_live(stream)``: streams -> notices (hosts set a livestream live: "starting now").
 
 Providers are the read-side twin: a lower room's serializer asks for something a higher room
@@ -82,6 +86,8 @@ session_moved = Hook("session_moved")
 session_cancelled = Hook("session_cancelled")
 session_scheduled = Hook("session_scheduled")
 seats_given = Hook("seats_given")
+seats_offered = Hook("seats_offered")
+draw_done = Hook("draw_done")
 stream_live = Hook("stream_live")
 
 session_links = Provider("session_links", default=lambda session: {})

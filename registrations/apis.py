@@ -29,6 +29,7 @@ from registrations.serializers import (
     CheckinSerializer,
     CheckinStatsSerializer,
     MyRegistrationSerializer,
+    PartyUpdateSerializer,
     PriorityCodeBatchResultSerializer,
     PriorityCodeBatchSerializer,
     PriorityCodeSerializer,
@@ -36,8 +37,8 @@ from registrations.serializers import (
     RegistrationRequestSerializer,
     RegistrationSerializer,
     SeatsNowSerializer,
-    priority_code_of,
     registration_payload,
+    registration_request_of,
 )
 from registrations.throttles import InvalidCodeThrottle
 
@@ -60,11 +61,15 @@ class SessionRegistrationApi(APIView):
         summary="Register for a session (idempotent: 200 with the existing registration)",
     )
     def post(self, request, pk: int):
-        priority_code = priority_code_of(request.data)
+        wanted = registration_request_of(request.data)
         wrong_code = False
         try:
             registration, created = services.registration_get_or_create(
-                session_id=pk, fan=request.user, priority_code=priority_code
+                session_id=pk,
+                fan=request.user,
+                priority_code=wanted.get("priority_code") or None,
+                party_size=wanted.get("party_size"),
+                companions=wanted.get("companions"),
             )
         except ApplicationError as exc:
             wrong_code = exc.code == "invalid_code"
@@ -145,6 +150,42 @@ class MyRegistrationViewSet(viewsets.GenericViewSet):
     def destroy(self, request, pk=None):
         services.registration_cancel(registration=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=PartyUpdateSerializer,
+        responses={200: MyRegistrationSerializer, 409: OpenApiResponse(description="cancelled")},
+        description="Make a party smaller (never larger); the freed seats go to the waitlist at once.",
+    )
+    def partial_update(self, request, pk=None):
+        serializer = PartyUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration = services.registration_reduce_party(
+            registration=self.get_object(), party_size=serializer.validated_data["party_size"]
+        )
+        return Response(self.get_serializer(self._fresh(registration)).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: MyRegistrationSerializer, 409: OpenApiResponse(description="offer_expired")},
+        description="Accept an offered seat (status `offered`) before its `offer_expires_at`: confirmed.",
+    )
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        registration = services.offer_accept(registration=self.get_object())
+        return Response(self.get_serializer(self._fresh(registration)).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: MyRegistrationSerializer, 409: OpenApiResponse(description="offer_expired")},
+        description="Decline an offered seat: the registration is cancelled and the seat passes on.",
+    )
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        registration = services.offer_decline(registration=self.get_object())
+        return Response(self.get_serializer(self._fresh(registration)).data)
+
+    def _fresh(self, registration: Registration) -> Registration:
+        return selectors.registration_of_fan(fan=self.request.user, registration_id=registration.id)
 
 
 class RegistrationQrApi(APIView):

@@ -84,8 +84,10 @@ class PriorityCode(models.Model):
 
 class Registration(models.Model):
     class Status(models.TextChoices):
+        ENTERED = "entered", _("Entered")
         CONFIRMED = "confirmed", _("Confirmed")
         WAITLISTED = "waitlisted", _("Waitlisted")
+        OFFERED = "offered", _("Offered")
         CANCELLED = "cancelled", _("Cancelled")
 
     # No single-column index on session: the (session, fan) and (session, status, position) indexes
@@ -101,7 +103,17 @@ class Registration(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("fan"), on_delete=models.CASCADE, related_name="registrations"
     )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
-    waitlist_position = models.PositiveIntegerField(_("waitlist position"), null=True, blank=True)
+    # The party's ticket in the waitlist: a number taken from Session.waitlist_seq when it joined,
+    # never changed while it waits. Its position (1, 2, 3 ... as fans see it) is counted when read:
+    # ``waitlist_position``.
+    waitlist_ticket = models.PositiveBigIntegerField(_("waitlist ticket"), null=True, blank=True)
+    # The fan and their companions: seats are counted by people.
+    party_size = models.PositiveSmallIntegerField(_("party size"), default=1)
+    companions = models.JSONField(_("companions"), default=list, blank=True)
+    offer_expires_at = models.DateTimeField(_("offer expires at"), null=True, blank=True)
+    # Draw sessions: the entry's pseudonymous reference (published in the drawn order) and weight.
+    entry_ref = models.CharField(_("entry reference"), max_length=32, null=True, blank=True)
+    entry_weight = models.PositiveIntegerField(_("entry weight"), default=1)
     checkin_code = models.CharField(_("checkin code"), max_length=64, default=new_checkin_code)  # unique: see Meta
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     checked_in_by = models.ForeignKey(
@@ -131,7 +143,8 @@ class Registration(models.Model):
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
         indexes = [
-            models.Index(fields=["session", "status", "waitlist_position"]),
+            models.Index(fields=["session", "status", "waitlist_ticket"]),
+            models.Index(fields=["offer_expires_at"], condition=Q(status="offered"), name="registration_open_offers"),
             # Partial: a registration is inserted without either, so a rush never writes these.
             models.Index(
                 fields=["checked_in_by"],
@@ -151,16 +164,20 @@ class Registration(models.Model):
             # Not partial: NULL positions never collide, and a deferred check lets one UPDATE
             # shift a whole waitlist up by one. (SQLite has no deferrable constraints; the
             # registration services keep positions gapless there too.)
-            models.UniqueConstraint(
-                fields=["session", "waitlist_position"],
-                name="registration_unique_waitlist_position",
-                deferrable=models.Deferrable.DEFERRED,
+            models.UniqueConstraint(fields=["session", "waitlist_ticket"], name="registration_unique_waitlist_ticket"),
+            models.UniqueConstraint(fields=["entry_ref"], name="registration_unique_entry_ref"),
+            models.CheckConstraint(
+                condition=(Q(status="waitlisted") & Q(waitlist_ticket__gte=1))
+                | (~Q(status="waitlisted") & Q(waitlist_ticket__isnull=True)),
+                name="registration_waitlist_ticket_iff_waitlisted",
             ),
             models.CheckConstraint(
-                condition=(Q(status="waitlisted") & Q(waitlist_position__gte=1))
-                | (~Q(status="waitlisted") & Q(waitlist_position__isnull=True)),
-                name="registration_waitlist_position_iff_waitlisted",
+                condition=(Q(status="offered") & Q(offer_expires_at__isnull=False))
+                | (~Q(status="offered") & Q(offer_expires_at__isnull=True)),
+                name="registration_offer_deadline_iff_offered",
             ),
+            models.CheckConstraint(condition=Q(party_size__gte=1), name="registration_party_size_positive"),
+            models.CheckConstraint(condition=Q(entry_weight__gte=1), name="registration_entry_weight_positive"),
             models.CheckConstraint(
                 condition=Q(checked_in_at__isnull=True) | Q(status="confirmed"),
                 name="registration_checkin_only_confirmed",
@@ -169,3 +186,49 @@ class Registration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fan} → {self.session} ({self.status})"
+
+    @property
+    def waitlist_position(self) -> int | None:
+        """The party's place in the waitlist as fans see it (1 = next), gapless: the waitlisted parties
+        of the session whose ticket is not later than this one's. Counted when read (an index range
+        count), so that leaving the waitlist costs the same at 100 or 100,000 waiting; a selector
+        may have counted it already for a whole list (``_waitlist_position``)."""
+        if self.status != self.Status.WAITLISTED or self.waitlist_ticket is None:
+            return None
+        cached = self.__dict__.get("_waitlist_position")
+        if cached is None:
+            cached = Registration.objects.filter(
+                session_id=self.session_id, status=self.Status.WAITLISTED, waitlist_ticket__lte=self.waitlist_ticket
+            ).count()
+            self.__dict__["_waitlist_position"] = cached
+        return cached
+
+    @waitlist_position.setter
+    def waitlist_position(self, value: int | None) -> None:
+        """Placing a party at position N of an empty waitlist gives it ticket N (fixtures, tests)."""
+        self.waitlist_ticket = value
+        self.__dict__["_waitlist_position"] = value
+
+    def forget_waitlist_position(self) -> None:
+        self.__dict__.pop("_waitlist_position", None)
+
+
+class Draw(models.Model):
+    """The verifiable draw of a draw session (README, "Fair access"): the SHA-256 of a secret seed is
+    published when entries open; the seed and the drawn order once the draw has run."""
+
+    session = models.OneToOneField(
+        "events.Session", verbose_name=_("session"), on_delete=models.CASCADE, related_name="draw"
+    )
+    seed = models.CharField(_("seed"), max_length=64)
+    seed_sha256 = models.CharField(_("seed SHA-256"), max_length=64)
+    algorithm = models.CharField(_("algorithm"), max_length=100)
+    drawn_at = models.DateTimeField(_("drawn at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("draw")
+        verbose_name_plural = _("draws")
+
+    def __str__(self) -> str:
+        return f"{self.session} ({self.algorithm})"

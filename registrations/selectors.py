@@ -12,7 +12,13 @@ from events.models import Session
 from project.db import prepared_cursor
 from registrations.models import PriorityCode, Registration
 
-ACTIVE_STATUSES = (Registration.Status.CONFIRMED.value, Registration.Status.WAITLISTED.value)
+# Registrations that hold or wait for a seat (a draw entry waits for the draw).
+ACTIVE_STATUSES = (
+    Registration.Status.CONFIRMED.value,
+    Registration.Status.WAITLISTED.value,
+    Registration.Status.OFFERED.value,
+    Registration.Status.ENTERED.value,
+)
 
 
 def registrations_of_fan(*, fan: User, statuses=ACTIVE_STATUSES) -> QuerySet[Registration]:
@@ -187,15 +193,21 @@ def session_roster(*, session: Session) -> Roster:
     """Who holds a seat (in the order they got it), who waits (in waitlist order), who is in, and
     which priority code each used: one query."""
     registrations = (
-        Registration.objects.filter(session=session, status__in=ACTIVE_STATUSES)
+        Registration.objects.filter(
+            session=session, status__in=(Registration.Status.CONFIRMED, Registration.Status.WAITLISTED)
+        )
         .select_related("fan", "priority_code", "checked_in_by")
-        .order_by("waitlist_position", "created_at", "id")
+        .order_by("waitlist_ticket", "created_at", "id")
     )
     confirmed: list[RosterLine] = []
     waitlist: list[RosterLine] = []
     for registration in registrations:
         line = RosterLine(registration, _person(registration.fan), _person(registration.checked_in_by))
-        (confirmed if registration.status == Registration.Status.CONFIRMED else waitlist).append(line)
+        if registration.status == Registration.Status.CONFIRMED:
+            confirmed.append(line)
+        else:
+            registration.__dict__["_waitlist_position"] = len(waitlist) + 1  # in ticket order: counted here
+            waitlist.append(line)
     return Roster(
         confirmed=confirmed,
         waitlist=waitlist,
@@ -211,10 +223,12 @@ class SeatsNow:
     confirmed_count: int
     waitlist_count: int
     waitlist_enabled: bool
+    offered_count: int = 0
 
     @property
     def seats_left(self) -> int:
-        return max(self.capacity - self.confirmed_count, 0)
+        """Seats neither confirmed nor held by an open offer."""
+        return max(self.capacity - self.confirmed_count - self.offered_count, 0)
 
     def as_dict(self) -> dict:
         return {
@@ -236,7 +250,7 @@ def seats_now(*, session_id: int) -> SeatsNow | None:
     row = (
         Session.objects.exclude(status=Session.Status.DRAFT)
         .filter(id=session_id)
-        .values_list("status", "capacity", "confirmed_count", "waitlist_count", "waitlist_enabled")
+        .values_list("status", "capacity", "confirmed_count", "waitlist_count", "waitlist_enabled", "offered_count")
         .first()
     )
     if row is None:

@@ -15,19 +15,33 @@ class OffsetDateTimeField(serializers.DateTimeField):
         return None if value is None else value.isoformat()
 
 
+MAX_PARTY = 50  # the input's own bound; each session sets its max_party_size
+
+
 class RegistrationRequestSerializer(serializers.Serializer):
     priority_code = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    party_size = serializers.IntegerField(
+        min_value=1, max_value=MAX_PARTY, required=False, help_text="People in all, the fan included (default 1)."
+    )
+    companions = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=MAX_PARTY - 1, required=False,
+        help_text="The companions' names (optional).",
+    )  # fmt: skip
 
 
-def priority_code_of(data) -> str | None:
-    """The priority code of a registration request, validated by RegistrationRequestSerializer. The
+def registration_request_of(data) -> dict:
+    """The validated registration request (``priority_code``, ``party_size``, ``companions``). The
     body of almost every request in a rush is ``{}``, which needs no serializer (its field setup
     costs more than the rest of the request's own Python)."""
     if isinstance(data, dict) and not data:
-        return None
+        return {}
     serializer = RegistrationRequestSerializer(data=data)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data.get("priority_code") or None
+    return dict(serializer.validated_data)
+
+
+class PartyUpdateSerializer(serializers.Serializer):
+    party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
 
 
 class RegistrationSerializer(serializers.ModelSerializer):
@@ -37,6 +51,9 @@ class RegistrationSerializer(serializers.ModelSerializer):
     created_at = OffsetDateTimeField(read_only=True)
     checked_in_at = OffsetDateTimeField(read_only=True, allow_null=True)
     cancelled_at = OffsetDateTimeField(read_only=True, allow_null=True)
+    offer_expires_at = OffsetDateTimeField(read_only=True, allow_null=True)
+    waitlist_position = serializers.IntegerField(read_only=True, allow_null=True)
+    companions = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Registration
@@ -49,6 +66,10 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "created_at",
             "checked_in_at",
             "cancelled_at",
+            "party_size",
+            "companions",
+            "entry_ref",
+            "offer_expires_at",
         ]
         read_only_fields = fields
 
@@ -70,6 +91,10 @@ def registration_payload(registration: Registration) -> dict:
         "created_at": registration.created_at.isoformat(),
         "checked_in_at": registration.checked_in_at.isoformat() if registration.checked_in_at else None,
         "cancelled_at": registration.cancelled_at.isoformat() if registration.cancelled_at else None,
+        "party_size": registration.party_size,
+        "companions": registration.companions,
+        "entry_ref": registration.entry_ref,
+        "offer_expires_at": registration.offer_expires_at.isoformat() if registration.offer_expires_at else None,
     }
 
 

@@ -26,9 +26,9 @@ from accounts.models import Organization, User
 from accounts.selectors import is_organizer_of
 from events.models import Series, Session
 from events.selectors import sessions_visible_to
-from project import hooks
 from project.db import prepared_cursor
 from project.errors import ApplicationError
+from registrations import waitlist
 from registrations.models import PriorityCode, Registration, checkin_code_candidates, new_checkin_code
 
 logger = logging.getLogger(__name__)
@@ -112,41 +112,44 @@ def _existing(*, session_id: int, fan: User) -> Registration | None:
     return next(iter(Registration.objects.raw(_EXISTING_SQL, [session_id, fan.pk])), None)
 
 
-# Whether a session row takes one more fan now: published, not started, inside the registration
-# window (or, when the 5th value says a valid priority code came with the request, from
-# priority_opens_at on), and a free seat with nobody waiting, or a waitlist.
+# Whether a session row takes one more party of %(size)s now: first come, published, not started,
+# inside the registration window (or, when the 5th value says a valid priority code came with the
+# request, from priority_opens_at on), and enough free seats with nobody waiting, or a waitlist.
 _OPEN_FOR_ONE_MORE = """
   status = %s
+  AND allocation = 'first_come'
   AND starts_at > %s
   AND (registration_closes_at IS NULL OR registration_closes_at > %s)
   AND (registration_opens_at IS NULL OR registration_opens_at <= %s
        OR (%s AND priority_opens_at IS NOT NULL AND priority_opens_at <= %s))
-  AND ((confirmed_count < capacity AND waitlist_count = 0) OR waitlist_enabled)
+  AND max_party_size >= %s
+  AND ((confirmed_count + offered_count + %s <= capacity AND waitlist_count = 0) OR waitlist_enabled)
 """
+_SEAT = "confirmed_count + offered_count + %s <= capacity AND waitlist_count = 0"
 
 # One conditional UPDATE takes the place: it locks the session row (until COMMIT), re-checks the
-# window and the seats on the row's current values, and counts the fan in, either into a seat
-# (free seat and nobody waiting) or onto the waitlist. The CHECK constraint
-# confirmed_count <= capacity backs it. No row back: not open, or full without a waitlist.
-# Confirmed iff the new waitlist_count is 0: the seat branch requires an empty waitlist and
-# leaves it empty, the waitlist branch makes it at least 1 (and it is then the fan's position).
+# window and the seats on the row's current values, and counts the party in, either into seats
+# (enough free seats and nobody waiting) or onto the waitlist with the next ticket. The CHECK
+# constraint confirmed_count + offered_count <= capacity backs it. No row back: not open, or full
+# without a waitlist. Seated iff the new waitlist_count is 0: the seat branch requires an empty
+# waitlist and leaves it empty, the waitlist branch makes it at least the party's size.
 _TAKE_PLACE_SQL = f"""
 UPDATE events_session
-SET confirmed_count = confirmed_count
-        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 1 ELSE 0 END,
-    waitlist_count = waitlist_count
-        + CASE WHEN confirmed_count < capacity AND waitlist_count = 0 THEN 0 ELSE 1 END
+SET confirmed_count = confirmed_count + CASE WHEN {_SEAT} THEN %s ELSE 0 END,
+    waitlist_count = waitlist_count + CASE WHEN {_SEAT} THEN 0 ELSE %s END,
+    waitlist_seq = waitlist_seq + CASE WHEN {_SEAT} THEN 0 ELSE 1 END,
+    waitlist_parties = waitlist_parties + CASE WHEN {_SEAT} THEN 0 ELSE 1 END
 WHERE id = %s AND {_OPEN_FOR_ONE_MORE}
-RETURNING id, series_id, capacity, confirmed_count, waitlist_count
+RETURNING id, series_id, capacity, confirmed_count + offered_count, waitlist_count, waitlist_seq, waitlist_parties
 """  # noqa: S608 - built from this module's constants; every value is bound
 
 
-# PostgreSQL's fast path for the common case (no priority code, no cancelled registration to
-# revive): one statement, run in autocommit, so that it is its own transaction and the session
-# row is locked only from its first step to the end of its COMMIT, with no round trip and no
-# Python (no GIL wait under a threaded server) in between.
+# PostgreSQL's fast path for the common case (a party of one, no priority code, no cancelled
+# registration to revive): one statement, run in autocommit, so that it is its own transaction and
+# the session row is locked only from its first step to the end of its COMMIT, with no round trip
+# and no Python (no GIL wait under a threaded server) in between.
 #   1. place: lock the session row (FOR NO KEY UPDATE: under concurrency, its newest version, on
-#      which the conditions are checked again) and read seat or waitlist place from it;
+#      which the conditions are checked again) and read seat or waitlist ticket from it;
 #   2. registration: INSERT the fan there, or nothing if the fan already holds a registration for
 #      the session. ON CONFLICT finds that row through the unique (session, fan) index, committed
 #      or not, whatever the table's statistics: a "NOT EXISTS" lookup in a prepared statement
@@ -157,30 +160,34 @@ RETURNING id, series_id, capacity, confirmed_count, waitlist_count
 # set for every row (the API shows it only when confirmed), like the model's default.
 _FIRST_REGISTRATION_SQL = f"""
 WITH place AS (
-    SELECT id, waitlist_count, confirmed_count < capacity AND waitlist_count = 0 AS seat
+    SELECT id, waitlist_seq, confirmed_count + offered_count < capacity AND waitlist_count = 0 AS seat
     FROM events_session
     WHERE id = %s AND {_OPEN_FOR_ONE_MORE}
     FOR NO KEY UPDATE
 ),
 registration AS (
     INSERT INTO registrations_registration
-        (session_id, fan_id, status, waitlist_position, checkin_code, created_at, updated_at)
+        (session_id, fan_id, status, waitlist_ticket, checkin_code, created_at, updated_at, party_size,
+         companions, entry_weight)
     SELECT id, %s, CASE WHEN seat THEN %s ELSE %s END,
-           CASE WHEN seat THEN NULL ELSE waitlist_count + 1 END, %s, %s, %s
+           CASE WHEN seat THEN NULL ELSE waitlist_seq + 1 END, %s, %s, %s, 1, '[]', 1
     FROM place
     ON CONFLICT (session_id, fan_id) DO NOTHING
-    RETURNING id, status, waitlist_position
+    RETURNING id, status, waitlist_ticket
 ),
 counted AS (
     UPDATE events_session
-    SET confirmed_count = confirmed_count + CASE WHEN registration.waitlist_position IS NULL THEN 1 ELSE 0 END,
-        waitlist_count = waitlist_count + CASE WHEN registration.waitlist_position IS NULL THEN 0 ELSE 1 END
+    SET confirmed_count = confirmed_count + CASE WHEN registration.waitlist_ticket IS NULL THEN 1 ELSE 0 END,
+        waitlist_count = waitlist_count + CASE WHEN registration.waitlist_ticket IS NULL THEN 0 ELSE 1 END,
+        waitlist_seq = COALESCE(registration.waitlist_ticket, waitlist_seq),
+        waitlist_parties = waitlist_parties + CASE WHEN registration.waitlist_ticket IS NULL THEN 0 ELSE 1 END
     FROM registration
     WHERE events_session.id = %s
-    RETURNING events_session.capacity, events_session.confirmed_count
+    RETURNING events_session.capacity, events_session.confirmed_count + events_session.offered_count AS taken,
+              events_session.waitlist_parties
 )
-SELECT registration.id, registration.status, registration.waitlist_position, counted.capacity,
-       counted.confirmed_count
+SELECT registration.id, registration.status, registration.waitlist_ticket, counted.capacity, counted.taken,
+       CASE WHEN registration.waitlist_ticket IS NULL THEN NULL ELSE counted.waitlist_parties END
 FROM registration, counted
 """  # noqa: S608 - built from this module's constants; every value is bound
 
@@ -192,8 +199,13 @@ class _Revived(Exception):
         self.registration = registration
 
 
-def _refusal(*, session_id: int, fan: User, now: dt.datetime, has_code: bool) -> ApplicationError:
-    """Why the conditional UPDATE found no row: missing, outside the window, or full."""
+def _party_too_large(session: Session) -> ApplicationError:
+    message = gettext("A party for this session is at most %(max)s people.") % {"max": session.max_party_size}
+    return ApplicationError(message, code="party_too_large", fields={"party_size": [message]})
+
+
+def _refusal(*, session_id: int, fan: User, now: dt.datetime, has_code: bool, party_size: int = 1) -> ApplicationError:
+    """Why the conditional UPDATE found no row: missing, outside the window, a draw, too large, or full."""
     session = Session.objects.filter(id=session_id).first()
     if session is None:
         return _not_found()
@@ -201,24 +213,40 @@ def _refusal(*, session_id: int, fan: User, now: dt.datetime, has_code: bool) ->
         _check_window(session=session, now=now, has_code=has_code, fan=fan)
     except ApplicationError as exc:
         return exc
+    if session.allocation == Session.Allocation.DRAW:
+        return _closed(gettext("This session's seats are drawn: enter the draw while entries are open."))
+    if party_size > session.max_party_size:
+        return _party_too_large(session)
     return ApplicationError(gettext("This session is full."), code="full", status_code=status.HTTP_409_CONFLICT)
+
+
+def _place_params(*, party_size: int, session_id: int, now, has_code: bool) -> list:
+    window = [Session.Status.PUBLISHED, now, now, now, has_code, now, party_size, party_size]
+    return [party_size] * 6 + [session_id, *window]
 
 
 @transaction.atomic(durable=True)
 def _register(
-    *, session_id: int, fan: User, priority_code: str | None, cancelled: Registration | None = None
+    *,
+    session_id: int,
+    fan: User,
+    priority_code: str | None,
+    cancelled: Registration | None = None,
+    party_size: int = 1,
+    companions: list[str] | None = None,
 ) -> Registration:
-    """Take a seat or a waitlist place. ``cancelled``: the fan's own cancelled registration, which
-    is revived (one row per fan and session) instead of inserting a new one."""
+    """Take seats or a waitlist place for a party. ``cancelled``: the fan's own cancelled
+    registration, which is revived (one row per fan and session) instead of inserting a new one."""
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     has_code = bool(priority_code)
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_PLACE_SQL, [session_id, Session.Status.PUBLISHED, at, at, at, has_code, at])
+        cursor.execute(_TAKE_PLACE_SQL, _place_params(party_size=party_size, session_id=session_id, now=at,
+                                                      has_code=has_code))  # fmt: skip
         row = cursor.fetchone()
     if row is None:
-        raise _refusal(session_id=session_id, fan=fan, now=now, has_code=has_code)
-    _, series_id, capacity, confirmed_count, waitlist_count = row
+        raise _refusal(session_id=session_id, fan=fan, now=now, has_code=has_code, party_size=party_size)
+    _, series_id, capacity, taken, waitlist_count, waitlist_seq, waitlist_parties = row
     # The session row is locked from here on.
     if cancelled is not None:
         cancelled = Registration.objects.get(id=cancelled.id)
@@ -229,40 +257,70 @@ def _register(
         code = _priority_code_use(code=priority_code, session_id=session_id, series_id=series_id, now=now)
     registration = cancelled or Registration(session_id=session_id, fan=fan)
     registration.priority_code = code
+    registration.party_size = party_size
+    registration.companions = companions or []
+    registration.offer_expires_at = None
+    registration.forget_waitlist_position()
     if waitlist_count == 0:
         registration.status = Registration.Status.CONFIRMED
-        registration.waitlist_position = None
+        registration.waitlist_ticket = None
     else:
         registration.status = Registration.Status.WAITLISTED
-        registration.waitlist_position = waitlist_count
+        registration.waitlist_ticket = waitlist_seq
+        registration.__dict__["_waitlist_position"] = waitlist_parties  # the last party waiting
     if cancelled is None:
         registration.save(force_insert=True)
     else:
         registration.cancelled_at = None
         registration.checkin_code = new_checkin_code()  # the old ticket stays void
         registration.save(
-            update_fields=["status", "waitlist_position", "priority_code", "cancelled_at", "checkin_code", "updated_at"]
-        )
-    if registration.status == Registration.Status.WAITLISTED and confirmed_count < capacity:
-        # Seats were freed without a fill (not by these services): the queue, this fan included,
-        # moves up in order.
-        session = Session(id=session_id, capacity=capacity, confirmed_count=confirmed_count)
-        session.waitlist_count = waitlist_count
-        waitlist_fill(session=session)
-        registration.refresh_from_db(fields=["status", "waitlist_position"])
+            update_fields=["status", "waitlist_ticket", "priority_code", "cancelled_at", "checkin_code", "updated_at",
+                           "party_size", "companions", "offer_expires_at"]
+        )  # fmt: skip
+    if registration.status == Registration.Status.WAITLISTED and taken < capacity:
+        _serve_waitlist_if_seats_are_free(session_id=session_id, registration=registration, now=now)
     return registration
+
+
+def _serve_waitlist_if_seats_are_free(*, session_id: int, registration: Registration, now: dt.datetime) -> None:
+    """A party just joined the waitlist while seats may be free (freed without a fill, or held for
+    parties that do not fit, or free after the offer cutoff). Call holding the session row lock."""
+    session = Session.objects.get(id=session_id)
+    if waitlist.free_seats(session) <= 0:
+        return
+    if waitlist.offers_stopped(session, now):
+        _claim_free_seats(session=session, registration=registration)
+    else:
+        waitlist.fill(session=session, now=now)
+    registration.refresh_from_db(fields=["status", "waitlist_ticket", "offer_expires_at", "updated_at"])
+    registration.forget_waitlist_position()
+
+
+def _claim_free_seats(*, session: Session, registration: Registration) -> bool:
+    """After the offer cutoff a free seat goes to whoever asks: this waitlisted party, if it fits."""
+    if registration.status != Registration.Status.WAITLISTED or waitlist.free_seats(session) < registration.party_size:
+        return False
+    session.waitlist_count -= registration.party_size
+    session.waitlist_parties = max(session.waitlist_parties - 1, 0)
+    session.confirmed_count += registration.party_size
+    registration.status = Registration.Status.CONFIRMED
+    registration.waitlist_ticket = None
+    registration.forget_waitlist_position()
+    registration.save(update_fields=["status", "waitlist_ticket", "updated_at"])
+    waitlist.save_counters(session)
+    return True
 
 
 def _first_registration_params(*, session_id: int, fan_id: int, now: dt.datetime, checkin_code: str) -> list:
     """The values of ``_FIRST_REGISTRATION_SQL``'s placeholders, in order."""
-    window = [Session.Status.PUBLISHED, now, now, now, False, now]  # _OPEN_FOR_ONE_MORE, without a code
+    window = [Session.Status.PUBLISHED, now, now, now, False, now, 1, 1]  # _OPEN_FOR_ONE_MORE, no code
     statuses = [Registration.Status.CONFIRMED, Registration.Status.WAITLISTED]
     return [session_id, *window, fan_id, *statuses, checkin_code, now, now, session_id]
 
 
 def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
-    """``_register`` for a fan with no registration for the session and no priority code, on
-    PostgreSQL: one statement in autocommit (see ``_FIRST_REGISTRATION_SQL``), so a session's
+    """``_register`` for a fan alone, with no registration for the session and no priority code,
+    on PostgreSQL: one statement in autocommit (see ``_FIRST_REGISTRATION_SQL``), so a session's
     registrations queue on its row lock only for that statement and its COMMIT. None: no place
     taken, because the fan is already registered or the session refuses them."""
     now = timezone.now()
@@ -277,51 +335,76 @@ def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
             row = cursor.fetchone()
     if row is None:
         return None
-    registration_id, status_, waitlist_position, capacity, confirmed_count = row
+    registration_id, status_, waitlist_ticket, capacity, taken, position = row
     registration = Registration(
         id=registration_id,
         session_id=session_id,
         fan=fan,
         status=status_,
-        waitlist_position=waitlist_position,
+        waitlist_ticket=waitlist_ticket,
         checkin_code=checkin_code,
         created_at=now,
         updated_at=now,
     )
     registration._state.adding = False
     registration._state.db = connection.alias
-    if status_ == Registration.Status.WAITLISTED and confirmed_count < capacity:
-        # Seats were freed without a fill (not by these services): the queue, this fan included,
-        # moves up in order, under the session's lock in a transaction of its own.
+    registration.__dict__["_waitlist_position"] = position  # the last party waiting
+    if status_ == Registration.Status.WAITLISTED and taken < capacity:
+        # Seats may be free while people wait (see _serve_waitlist_if_seats_are_free): settled
+        # under the session's lock in a transaction of its own.
         with transaction.atomic(durable=True):
-            waitlist_fill(session=Session.objects.select_for_update().get(id=session_id))
-        registration.refresh_from_db(fields=["status", "waitlist_position", "updated_at"])
+            Session.objects.select_for_update().only("id").get(id=session_id)
+            _serve_waitlist_if_seats_are_free(session_id=session_id, registration=registration, now=now)
     return registration
 
 
+def _checked_party(*, party_size: int | None, companions: list[str] | None) -> tuple[int, list[str]]:
+    companions = [c.strip() for c in companions or [] if c and c.strip()]
+    size = party_size if party_size is not None else 1 + len(companions)
+    if size < 1:
+        message = gettext("A party is at least one person.")
+        raise ApplicationError(message, fields={"party_size": [message]})
+    if len(companions) > size - 1:
+        message = gettext("Name at most %(n)s companions for a party of %(size)s.") % {"n": size - 1, "size": size}
+        raise ApplicationError(message, fields={"companions": [message]})
+    return size, companions
+
+
 def registration_get_or_create(
-    *, session_id: int, fan: User, priority_code: str | None = None
+    *,
+    session_id: int,
+    fan: User,
+    priority_code: str | None = None,
+    party_size: int | None = None,
+    companions: list[str] | None = None,
 ) -> tuple[Registration, bool]:
-    """Register ``fan`` for a session; ``(registration, created)`` like ``get_or_create``.
+    """Register ``fan`` (and companions: ``party_size`` people in all, up to the session's
+    ``max_party_size``) for a session; ``(registration, created)`` like ``get_or_create``.
 
     A fan who is already registered (or waitlisted) gets that registration back and never a second
-    seat. A fan who cancelled may register again: the same row is revived at the end of the queue
-    with a new check-in code. The hot path takes an id: the view does not read the row that the
-    service is about to lock. On PostgreSQL a fan's first registration without a code is tried
-    first, in one statement; the other cases are told apart only when it takes no place.
+    seat; after the offer cutoff, a waitlisted fan asking again takes free seats that fit. A fan who
+    cancelled may register again: the same row is revived at the end of the queue with a new
+    check-in code. The hot path takes an id: the view does not read the row that the service is
+    about to lock. On PostgreSQL a lone fan's first registration without a code is tried first, in
+    one statement; the other cases are told apart only when it takes no place.
     """
+    size, companions = _checked_party(party_size=party_size, companions=companions)
     try:
-        first_time_tried = not priority_code and connection.vendor == "postgresql"
+        first_time_tried = not priority_code and size == 1 and connection.vendor == "postgresql"
         if first_time_tried:
             registration = _register_first_time(session_id=session_id, fan=fan)
             if registration is not None:
                 return registration, True
         existing = _existing(session_id=session_id, fan=fan)
         if existing is not None and existing.status != Registration.Status.CANCELLED:
-            return existing, False
+            return _claim_if_offers_stopped(existing), False
         if existing is None and first_time_tried:
             raise _refusal(session_id=session_id, fan=fan, now=timezone.now(), has_code=False)
-        return _register(session_id=session_id, fan=fan, priority_code=priority_code or None, cancelled=existing), True
+        registration = _register(
+            session_id=session_id, fan=fan, priority_code=priority_code or None, cancelled=existing,
+            party_size=size, companions=companions,
+        )  # fmt: skip
+        return registration, True
     except _Revived as revived:
         return revived.registration, False
     except IntegrityError:
@@ -333,18 +416,41 @@ def registration_get_or_create(
         return existing, False
 
 
-def registration_create(*, session: Session, fan: User, priority_code: str | None = None) -> Registration:
+def _claim_if_offers_stopped(registration: Registration) -> Registration:
+    """A waitlisted fan asking again after the offer cutoff takes free seats that fit."""
+    if registration.status != Registration.Status.WAITLISTED:
+        return registration
+    with transaction.atomic(durable=not connection.in_atomic_block):
+        session = Session.objects.select_for_update().get(id=registration.session_id)
+        if not waitlist.offers_stopped(session, timezone.now()):
+            return registration
+        fresh = Registration.objects.get(id=registration.id)
+        _claim_free_seats(session=session, registration=fresh)
+        return fresh
+
+
+def registration_create(
+    *, session: Session, fan: User, priority_code: str | None = None, party_size: int | None = None
+) -> Registration:
     """Register ``fan`` (idempotent: an existing registration is returned as it is)."""
-    registration, _ = registration_get_or_create(session_id=session.id, fan=fan, priority_code=priority_code)
+    registration, _ = registration_get_or_create(
+        session_id=session.id, fan=fan, priority_code=priority_code, party_size=party_size
+    )
     return registration
+
+
+def _locked(registration: Registration) -> tuple[Session, Registration]:
+    """The session row locked, and the registration fresh under that lock."""
+    session = Session.objects.select_for_update().get(id=registration.session_id)
+    return session, Registration.objects.get(id=registration.id)
 
 
 @transaction.atomic(durable=True)
 def registration_cancel(*, registration: Registration) -> Registration:
-    """Cancel a registration. A freed seat goes to the first waitlisted fan in the same
-    transaction; a waitlisted fan's leaving closes the gap behind them. Cancelling twice is a no-op."""
-    session = Session.objects.select_for_update().get(id=registration.session_id)
-    registration = Registration.objects.get(id=registration.id)  # fresh, under the session lock
+    """Cancel a registration (a confirmed seat, a waitlist place, an offer or a draw entry). Freed
+    seats go to the waitlist in the same transaction; leaving the waitlist renumbers nobody (the
+    positions are counted when read). Cancelling twice is a no-op."""
+    session, registration = _locked(registration)
     if registration.status == Registration.Status.CANCELLED:
         return registration
     if registration.checked_in_at is not None:
@@ -355,56 +461,105 @@ def registration_cancel(*, registration: Registration) -> Registration:
         )
     if timezone.now() >= session.starts_at:
         raise _closed(gettext("This session has already started; it can no longer be cancelled."))
-    previous_status, position = registration.status, registration.waitlist_position
+    waitlist.release(session=session, party=registration, people=registration.party_size, whole=True)
     registration.status = Registration.Status.CANCELLED
-    registration.waitlist_position = None
+    registration.waitlist_ticket = None
+    registration.offer_expires_at = None
     registration.cancelled_at = timezone.now()
-    registration.save(update_fields=["status", "waitlist_position", "cancelled_at", "updated_at"])
-    if previous_status == Registration.Status.CONFIRMED:
-        Session.objects.filter(id=session.id).update(confirmed_count=F("confirmed_count") - 1)
-        session.confirmed_count -= 1
-        waitlist_fill(session=session)
-    else:
-        Registration.objects.filter(
-            session=session, status=Registration.Status.WAITLISTED, waitlist_position__gt=position
-        ).update(waitlist_position=F("waitlist_position") - 1)
-        Session.objects.filter(id=session.id).update(waitlist_count=F("waitlist_count") - 1)
+    registration.forget_waitlist_position()
+    registration.save(update_fields=["status", "waitlist_ticket", "offer_expires_at", "cancelled_at", "updated_at"])
+    waitlist.save_counters(session)
+    waitlist.fill(session=session)
     return registration
+
+
+@transaction.atomic(durable=True)
+def registration_reduce_party(*, registration: Registration, party_size: int) -> Registration:
+    """Make a party smaller (never larger: that would jump the queue); the freed seats go to the
+    waitlist at once. A waitlisted party keeps its place."""
+    session, registration = _locked(registration)
+    if registration.status == Registration.Status.CANCELLED:
+        raise ApplicationError(gettext("This registration was cancelled."), code="cancelled", status_code=409)
+    if not 1 <= party_size <= registration.party_size:
+        message = gettext("A party can only get smaller: from 1 to %(size)s.") % {"size": registration.party_size}
+        raise ApplicationError(message, code="party_too_large", fields={"party_size": [message]})
+    freed = registration.party_size - party_size
+    if freed:
+        waitlist.release(session=session, party=registration, people=freed, whole=False)
+        registration.party_size = party_size
+        registration.companions = registration.companions[: party_size - 1]
+        registration.save(update_fields=["party_size", "companions", "updated_at"])
+        waitlist.save_counters(session)
+        waitlist.fill(session=session)
+    return registration
+
+
+def _offer_expired() -> ApplicationError:
+    return ApplicationError(gettext("This offer has expired or was withdrawn."), code="offer_expired", status_code=409)
+
+
+@transaction.atomic(durable=True)
+def offer_accept(*, registration: Registration) -> Registration:
+    """Take the offered seats. Races an expiry fairly: both hold the session lock, and an offer past
+    its deadline is expired whoever comes first."""
+    session, registration = _locked(registration)
+    if registration.status == Registration.Status.CONFIRMED:
+        return registration  # a second click
+    deadline = registration.offer_expires_at
+    if registration.status != Registration.Status.OFFERED or deadline is None or timezone.now() >= deadline:
+        raise _offer_expired()
+    session.offered_count -= registration.party_size
+    session.confirmed_count += registration.party_size
+    registration.status = Registration.Status.CONFIRMED
+    registration.offer_expires_at = None
+    registration.save(update_fields=["status", "offer_expires_at", "updated_at"])
+    waitlist.save_counters(session)
+    return registration
+
+
+@transaction.atomic(durable=True)
+def offer_decline(*, registration: Registration) -> Registration:
+    """Say no to an offer: the registration is cancelled and the seats are offered on."""
+    session, registration = _locked(registration)
+    if registration.status == Registration.Status.CANCELLED:
+        return registration
+    if registration.status != Registration.Status.OFFERED:
+        raise _offer_expired()
+    return _end_offer(session=session, registration=registration)
+
+
+def _end_offer(*, session: Session, registration: Registration) -> Registration:
+    waitlist.release(session=session, party=registration, people=registration.party_size, whole=True)
+    registration.status = Registration.Status.CANCELLED
+    registration.offer_expires_at = None
+    registration.cancelled_at = timezone.now()
+    registration.save(update_fields=["status", "offer_expires_at", "cancelled_at", "updated_at"])
+    waitlist.save_counters(session)
+    waitlist.fill(session=session)
+    return registration
+
+
+@transaction.atomic(durable=True)
+def offer_expire(*, registration_id: int) -> bool:
+    """The job at an offer's deadline: an offer still open then is withdrawn (the registration is
+    cancelled) and the seats pass on. Idempotent: an answered offer is left alone."""
+    registration = Registration.objects.filter(id=registration_id).first()
+    if registration is None:
+        return False
+    session, registration = _locked(registration)
+    deadline = registration.offer_expires_at
+    if registration.status != Registration.Status.OFFERED or deadline is None or timezone.now() < deadline:
+        return False
+    _end_offer(session=session, registration=registration)
+    return True
 
 
 @transaction.atomic
 def waitlist_fill(*, session: Session) -> list[Registration]:
-    """Promote the first waitlisted fans into free seats and close the gaps in the waitlist.
-
-    Call while holding the session row lock (``select_for_update``) with ``session`` fresh from it.
-    Returns the promoted registrations; ``hooks.seats_given`` announces them (notices tells them).
-    """
-    free = session.capacity - session.confirmed_count
-    if free <= 0 or session.waitlist_count == 0:
-        return []
-    promoted = list(
-        Registration.objects.filter(session=session, status=Registration.Status.WAITLISTED).order_by(
-            "waitlist_position"
-        )[:free]
-    )
-    if not promoted:
-        return []
-    now = timezone.now()
-    Registration.objects.filter(id__in=[r.id for r in promoted]).update(
-        status=Registration.Status.CONFIRMED, waitlist_position=None, updated_at=now
-    )
-    Registration.objects.filter(session=session, status=Registration.Status.WAITLISTED).update(
-        waitlist_position=F("waitlist_position") - len(promoted)
-    )
-    Session.objects.filter(id=session.id).update(
-        confirmed_count=F("confirmed_count") + len(promoted), waitlist_count=F("waitlist_count") - len(promoted)
-    )
-    session.refresh_from_db(fields=["confirmed_count", "waitlist_count"])
-    for registration in promoted:
-        registration.status = Registration.Status.CONFIRMED
-        registration.waitlist_position = None
-    hooks.seats_given.send(session=session, registrations=promoted)
-    return promoted
+    """Give free seats to the waitlist (``registrations.waitlist.fill``: confirmed at once, or
+    offered when the session holds offers). Call holding the session row lock with ``session``
+    fresh from it; ``hooks.seats_given`` / ``hooks.seats_offered`` announce who got what."""
+    return waitlist.fill(session=session)
 
 
 # --- Check-in -----------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_promotion_from_the_waitlist_shows_in_the_feed(as_user, api_client, fan)
     key = f"session-{registration.session_id}@127.0.0.1"
     assert str(events_by_uid(api_client.get(path).content)[key]["STATUS"]) == "TENTATIVE"
     # The way registrations.services promotes: a queryset update (no signal).
-    Registration.objects.filter(id=registration.id).update(status=Registration.Status.CONFIRMED, waitlist_position=None)
+    Registration.objects.filter(id=registration.id).update(status=Registration.Status.CONFIRMED, waitlist_ticket=None)
     assert str(events_by_uid(api_client.get(path).content)[key]["STATUS"]) == "CONFIRMED"
 
 

@@ -25,7 +25,10 @@ def register(session: Session, *, confirmed: int = 0, waitlisted: int = 0, cance
     ]
     made += [RegistrationFactory(session=session, status=Registration.Status.CANCELLED) for _ in range(cancelled)]
     Session.objects.filter(id=session.id).update(
-        confirmed_count=F("confirmed_count") + confirmed, waitlist_count=F("waitlist_count") + waitlisted
+        confirmed_count=F("confirmed_count") + confirmed,
+        waitlist_count=F("waitlist_count") + waitlisted,
+        waitlist_parties=F("waitlist_parties") + waitlisted,
+        waitlist_seq=F("waitlist_seq") + waitlisted,
     )
     session.refresh_from_db()
     return made

@@ -253,6 +253,10 @@ def test_registered_fan_sees_status_and_cancel_button():
 def test_waitlisted_fan_sees_position():
     fan = UserFactory()
     registration = RegistrationFactory(fan=fan, status=Registration.Status.WAITLISTED, waitlist_position=4)
+    for ticket in (1, 2, 3):  # positions are counted when read: three parties wait ahead
+        RegistrationFactory(
+            session=registration.session, status=Registration.Status.WAITLISTED, waitlist_position=ticket
+        )
     body = client_for(fan).get(f"/sessions/{registration.session_id}/").content.decode()
     assert "on the waitlist, #4" in body
 
@@ -400,6 +404,7 @@ def test_my_sessions_lists_only_my_active_registrations_with_checkin_code():
     waitlisted = RegistrationFactory(
         fan=fan, session__title="My waitlisted one", status=Registration.Status.WAITLISTED, waitlist_position=2
     )
+    RegistrationFactory(session=waitlisted.session, status=Registration.Status.WAITLISTED, waitlist_position=1)
     RegistrationFactory(fan=fan, session__title="I cancelled this", status=Registration.Status.CANCELLED)
     theirs = RegistrationFactory(fan=other, session__title="Someone else's")
     body = client_for(fan).get("/sessions/mine/").content.decode()

@@ -19,11 +19,9 @@ def fill(session, n):
 
 
 def positions(session):
-    return list(
-        Registration.objects.filter(session=session, status=Registration.Status.WAITLISTED)
-        .order_by("waitlist_position")
-        .values_list("fan__username", "waitlist_position")
-    )
+    """(username, position) of the waitlist in order, positions as fans see them (counted when read)."""
+    waiting = Registration.objects.filter(session=session, status=Registration.Status.WAITLISTED).select_related("fan")
+    return [(r.fan.username, r.waitlist_position) for r in waiting.order_by("waitlist_ticket")]
 
 
 def test_cancel_promotes_first_waitlisted_fan_and_tells_them(run_jobs):
