@@ -127,12 +127,15 @@ def with_current_seats(session: Session, *, registration: FanPlace | None, share
     if registration is not None:
         fresh = registration
         figures = (fresh.capacity, fresh.confirmed_count, fresh.waitlist_count, fresh.waitlist_enabled)
+        offered = fresh.offered_count
     else:
         current = registration_selectors.seats_now_shared(session_id=session.id, cached=shared)
         if current is None:  # not public: the session was read just now, its figures are current
             return session
         figures = (current.capacity, current.confirmed_count, current.waitlist_count, current.waitlist_enabled)
+        offered = current.offered_count
     session.capacity, session.confirmed_count, session.waitlist_count, session.waitlist_enabled = figures
+    session.offered_count = offered  # seats held by open offers are not free
     return session
 
 

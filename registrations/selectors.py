@@ -1,5 +1,6 @@
 """Reads of seats and registrations, for this app and for the others (calendars, emails)."""
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -284,19 +285,21 @@ class FanPlace:
     id: int
     session_id: int
     status: str
-    waitlist_position: int | None
+    waitlist_ticket: int | None
     capacity: int
     confirmed_count: int
     waitlist_count: int
     waitlist_enabled: bool
+    offered_count: int
+    waitlist_position: int | None = None
 
 
-_FAN_PLACES_SQL = """
-SELECT r.id, r.session_id, r.status, r.waitlist_position,
-       s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled
+_FAN_PLACES_SQL = f"""
+SELECT r.id, r.session_id, r.status, r.waitlist_ticket,
+       s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count
 FROM registrations_registration r JOIN events_session s ON s.id = r.session_id
-WHERE r.fan_id = %s AND r.status IN (%s, %s)
-"""
+WHERE r.fan_id = %s AND r.status IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})
+"""  # noqa: S608 - placeholders only
 
 
 def fan_places(*, fan_id: int, session_ids: list[int]) -> list[FanPlace]:
@@ -308,4 +311,15 @@ def fan_places(*, fan_id: int, session_ids: list[int]) -> list[FanPlace]:
     sql = f"{_FAN_PLACES_SQL} AND r.session_id IN ({marks})"  # noqa: S608 - placeholders only
     with prepared_cursor() as cursor:
         cursor.execute(sql, [fan_id, *ACTIVE_STATUSES, *session_ids])
-        return [FanPlace(*row) for row in cursor.fetchall()]
+        places = [FanPlace(*row) for row in cursor.fetchall()]
+    # A waitlisted fan's position is counted when read (registrations.waitlist): one index range count.
+    return [
+        dataclasses.replace(place, waitlist_position=_position(place)) if place.waitlist_ticket else place
+        for place in places
+    ]
+
+
+def _position(place: FanPlace) -> int:
+    return Registration.objects.filter(
+        session_id=place.session_id, status=Registration.Status.WAITLISTED, waitlist_ticket__lte=place.waitlist_ticket
+    ).count()
