@@ -490,19 +490,25 @@ def with_host_names(found: list[Conflict]) -> list[Conflict]:
     ]
 
 
-def series_conflicts(*, series_id: int) -> list[Conflict]:
+def series_conflicts(*, series_id: int, loaded: Sequence[Session] | None = None) -> list[Conflict]:
     """All conflicts of a series' non-cancelled sessions (drafts included), with each other and with
-    other series' sessions. Four queries whatever the size of the series."""
-    sessions = list(
-        Session.objects.filter(series_id=series_id)
-        .exclude(status=Session.Status.CANCELLED)
-        .select_related("city", "venue", "series")
-        .order_by("starts_at", "id")
-    )
+    other series' sessions. Four queries whatever the size of the series; two when the caller has
+    ``loaded`` every session of the series already (with series, city, venue and hosts)."""
     hosts_of: dict[int, set[int]] = defaultdict(set)
-    for session_id, user_id in Session.hosts.through.objects.filter(session__series_id=series_id).values_list(
-        "session_id", "user_id"
-    ):
-        hosts_of[session_id].add(user_id)
+    if loaded is not None:
+        sessions = [s for s in loaded if s.status != Session.Status.CANCELLED]
+        for session in sessions:
+            hosts_of[session.id].update(h.id for h in session.hosts.all())
+    else:
+        sessions = list(
+            Session.objects.filter(series_id=series_id)
+            .exclude(status=Session.Status.CANCELLED)
+            .select_related("city", "venue", "series")
+            .order_by("starts_at", "id")
+        )
+        for session_id, user_id in Session.hosts.through.objects.filter(session__series_id=series_id).values_list(
+            "session_id", "user_id"
+        ):
+            hosts_of[session_id].add(user_id)
     slots = [slot_of_session(s, hosts_of.get(s.id, ())) for s in sessions]
     return conflicts_of_slots(slots, exclude=Q(series_id=series_id))

@@ -134,10 +134,11 @@ def organization_for_new(*, user: User, organization_id: int | None) -> Organiza
     )
 
 
-def series_conflict_list(*, series: Series) -> list[conflicts.Conflict]:
+def series_conflict_list(*, series: Series, loaded: list[Session] | None = None) -> list[conflicts.Conflict]:
     """Every conflict of the series' non-cancelled sessions, drafts included (a constant number of
-    queries, see events.conflicts)."""
-    return conflicts.series_conflicts(series_id=series.id)
+    queries, see events.conflicts). ``loaded``: every session of the series, as
+    ``series_sessions_for_board`` returns them, so they are not read again."""
+    return conflicts.series_conflicts(series_id=series.id, loaded=loaded)
 
 
 def series_for_planner(*, user: User | AnonymousUser, series_id: int) -> Series:
@@ -158,12 +159,15 @@ def series_planned_by(*, user: User | AnonymousUser) -> QuerySet[Series]:
 def series_sessions_for_board(*, series: Series) -> list[Session]:
     """Every session of the series, drafts and cancelled ones included, in start order, with city,
     venue, stream and hosts: three queries whatever the number of sessions."""
-    return list(
+    sessions = list(
         Session.objects.filter(series=series)
         .select_related("city", "venue", "stream")
         .prefetch_related("hosts")
         .order_by("starts_at", "id")
     )
+    for session in sessions:
+        session.series = series  # one shared instance, no query
+    return sessions
 
 
 def session_for_planner(*, user: User | AnonymousUser, session_id: int) -> Session:
