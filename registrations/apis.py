@@ -2,7 +2,6 @@ import csv
 import hashlib
 import io
 
-import segno
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
@@ -23,7 +22,7 @@ from project.errors import ApplicationError
 from project.i18n import SessionAuthentication
 from registrations import selectors, services
 from registrations.authentication import RushTokenAuthentication
-from registrations.models import Registration
+from registrations.models import Registration, checkin_qr
 from registrations.serializers import (
     CheckinRequestSerializer,
     CheckinSerializer,
@@ -207,7 +206,7 @@ class RegistrationQrApi(APIView):
             raise ApplicationError(
                 _("Only a confirmed registration has a ticket."), code="not_confirmed", status_code=409
             )
-        qr = segno.make(registration.checkin_code, error="m")
+        qr = checkin_qr(registration.checkin_code)
         out = io.BytesIO()
         if fmt == "png":
             qr.save(out, kind="png", scale=8, border=4)

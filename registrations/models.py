@@ -1,5 +1,6 @@
 import secrets
 
+import segno
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -25,6 +26,12 @@ def checkin_code_grouped(code: str) -> str:
     if len(code) != CHECKIN_LENGTH or any(c not in CHECKIN_ALPHABET for c in code):
         return code
     return "-".join(code[i : i + CHECKIN_GROUP] for i in range(0, CHECKIN_LENGTH, CHECKIN_GROUP))
+
+
+def checkin_qr(code: str) -> segno.QRCode:
+    """The ticket's QR code: always a full QR code. A short code would fit a Micro QR, which segno
+    picks by default and which phone cameras and the door's decoder (jsQR) cannot read."""
+    return segno.make_qr(code, error="m")
 
 
 def checkin_code_candidates(typed: str) -> list[str]:

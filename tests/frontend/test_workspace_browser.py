@@ -214,3 +214,60 @@ def test_an_import_with_one_bad_row_saves_nothing_and_names_the_row(tmp_path):
         expect(page.get_by_role("button", name="Apply the whole plan")).to_have_count(0)
         chromium.close()
     assert Session.objects.count() == before
+
+
+def _qr_video(path, text: str, width: int = 640, height: int = 480) -> None:
+    """A Y4M video (what Chromium's fake camera plays) of the fan's QR code, as a phone would see a
+    ticket held up to it: black modules on white, a quiet zone around them."""
+    from registrations.models import checkin_qr
+
+    matrix = checkin_qr(text).matrix  # the very QR code the fan's ticket shows
+    modules = len(matrix)
+    scale = min(width, height) // (modules + 8)
+    left, top = (width - modules * scale) // 2, (height - modules * scale) // 2
+    luma = bytearray(b"\xeb" * (width * height))
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                for dy in range(scale):
+                    start = (top + y * scale + dy) * width + left + x * scale
+                    luma[start : start + scale] = b"\x10" * scale
+    chroma = b"\x80" * (width // 2 * height // 2)
+    frame = b"FRAME\n" + bytes(luma) + chroma + chroma
+    with open(path, "wb") as video:
+        video.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(20):
+            video.write(frame)
+
+
+def test_the_door_camera_reads_a_fans_qr_code_and_admits_them(tmp_path):
+    """Chromium's fake camera shows the fan's QR code: the page decodes it (Chromium on Linux has no
+    BarcodeDetector, so this is the vendored jsQR) and the door admits the fan."""
+    organization = OrganizationFactory()
+    door_host = host_of(organization, username="camera-host")
+    session = SessionFactory(series__organization=organization, hosts=[door_host])
+    fan = UserFactory(first_name="Hua", last_name="Zhao")
+    registration = registration_services.registration_create(session=session, fan=fan)
+    video = tmp_path / "ticket.y4m"
+    _qr_video(video, registration.checkin_code)
+    camera = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    with asgi_server(server_database_url(tmp_path)) as base_url, sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + camera)
+        context = chromium.new_context(**PHONE)
+        context.grant_permissions(["camera"], origin=base_url)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        expect = sync_api.expect
+        _log_in(page, base_url, door_host.username, PASSWORD, f"/door/{session.id}/")
+        page.get_by_role("button", name="Scan a QR code").click()
+        expect(page.locator("[data-video]")).to_be_visible()
+        answer = page.locator("[data-answer]")
+        expect(answer).to_have_attribute("data-state", "ok", timeout=30_000)
+        expect(answer).to_contain_text("Hua Zhao")
+        chromium.close()
+    registration.refresh_from_db()
+    assert registration.checked_in_by_id == door_host.id

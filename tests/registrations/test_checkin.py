@@ -163,3 +163,12 @@ def test_checkin_codes_are_unguessable_and_distinct(session):
     assert all(len(c) == 12 and set(c) <= set(CHECKIN_ALPHABET) for c in codes)
     assert not set("ILOU") & set(CHECKIN_ALPHABET)
     assert checkin_code_grouped("7K3M9XQ2HR4T") == "7K3M-9XQ2-HR4T"
+
+
+def test_the_ticket_qr_is_a_full_qr_code_not_a_micro_qr(session):
+    """Short codes would fit a Micro QR, which phone cameras and jsQR cannot read."""
+    from registrations.models import checkin_qr
+
+    registration = services.registration_create(session=session, fan=UserFactory())
+    qr = checkin_qr(registration.checkin_code)
+    assert not qr.is_micro and qr.version >= 1
