@@ -63,11 +63,19 @@ class VenueAdmin(ServiceBackedAdmin, OrganizationScopedAdmin, admin.ModelAdmin):
 class SessionInline(admin.TabularInline):
     model = Session
     extra = 0
-    fields = ["title", "kind", "status", "city", "venue", "starts_at", "ends_at", "capacity", "confirmed_count"]
+    fields = ["title", "kind", "status", "city", "venue", "local_when", "capacity", "confirmed_count"]
     readonly_fields = fields
     show_change_link = True
     ordering = ["starts_at"]
     can_delete = False
+
+    def get_queryset(self, request):
+        # A month is ~130 rows: their cities and venues (whose names include the city) in the same query.
+        return super().get_queryset(request).select_related("city", "venue__city")
+
+    @admin.display(description=_("When (venue time)"))
+    def local_when(self, session: Session) -> str:
+        return formats.when_in_zone(session.starts_at, session.timezone, end=session.ends_at, year=True)
 
     def has_add_permission(self, request, obj=None):
         # Sessions are planned on their own page (or in bulk through the API), where every rule applies.

@@ -195,3 +195,17 @@ def test_the_admin_tells_each_conflict_once_with_names_not_ids(demo_organizer_cl
     assert booked == 1, body
     assert f"session {first.id}" not in body and "Host " not in body
     assert first.title in body
+
+
+def test_a_series_page_lists_its_month_in_venue_time_in_a_few_queries(demo_organizer_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, series = demo_organizer_client
+    first = series.sessions.order_by("starts_at").first()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/admin/events/series/{series.id}/change/")
+    assert response.status_code == 200
+    assert len(queries) <= 12, len(queries)  # not one per session (there are 128)
+    local = first.starts_at.astimezone(zoneinfo.ZoneInfo(first.timezone))
+    assert f"{local:%H:%M}" in response.content.decode()
