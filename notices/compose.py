@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from events.models import City, Session, Venue
 from project import content, formats
 from project.site import site_url
-from registrations.models import Registration
+from registrations.models import Registration, checkin_code_grouped
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def promoted(*, session: Session, registration: Registration) -> Text:
             % {"title": title, "when": when(session)},
             "",
             _("Where: %(where)s") % {"where": where(session.venue, session.city)},
-            _("Your check-in code: %(code)s") % {"code": registration.checkin_code},
+            _("Your check-in code: %(code)s") % {"code": checkin_code_grouped(registration.checkin_code)},
             "",
             _("Session page: %(url)s") % {"url": session_url(session)},
             _("Calendar: %(url)s") % {"url": calendar_url(session)},
@@ -163,7 +163,7 @@ def reminder(*, session: Session, registration: Registration, hours: float) -> T
             "",
             _("When: %(when)s") % {"when": when(session)},
             _("Where: %(where)s") % {"where": where(session.venue, session.city)},
-            _("Your check-in code: %(code)s") % {"code": registration.checkin_code},
+            _("Your check-in code: %(code)s") % {"code": checkin_code_grouped(registration.checkin_code)},
             "",
             _("Session page: %(url)s") % {"url": session_url(session)},
             _("Calendar: %(url)s") % {"url": calendar_url(session)},
