@@ -27,6 +27,7 @@ The database is created if missing and its bench rows are replaced: use a scratc
 import argparse
 import os
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -117,7 +118,8 @@ def signed_in_cookie() -> str:
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = fan.get_session_auth_hash()
     store.create()
-    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+    # A browser sends back the CSRF cookie its first page set: so does this one.
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}; {settings.CSRF_COOKIE_NAME}={secrets.token_hex(16)}"
 
 
 def first_registrations_times(session_id: int, capacity: int) -> float | None:
