@@ -530,3 +530,19 @@ def test_a_worker_without_a_request_links_to_the_last_address_a_web_process_saw(
     assert site_url() == "http://localhost:8104"
     settings.SITE_URL = "https://aperture.example"
     assert site_url() == "https://aperture.example"
+
+
+def test_fans_hear_of_a_move_and_a_cancellation_from_the_workspace_as_through_the_api(planned):
+    """The same services, the same notices: one 'moved' and one 'cancelled' per registered fan."""
+    from notices.models import Notice
+
+    session = planned["session"]
+    fan = RegistrationFactory(session=session).fan
+    local = session.starts_at.astimezone(SHANGHAI) + dt.timedelta(days=2)
+    data = {**_form(planned["venue"], local.date(), "20:00", "22:00"), "title": session.title, "save": "1"}
+    client = client_for(planned["organizer"])
+    assert client.post(f"/plan/sessions/{session.id}/", data).status_code == 302
+    assert client.post(f"/plan/sessions/{session.id}/cancel/", {"reason": "Storm warning"}).status_code == 302
+    kinds = sorted(Notice.objects.filter(recipient=fan, session=session).values_list("kind", flat=True))
+    assert kinds == ["cancelled", "moved"]
+    assert "Storm warning" in Notice.objects.get(recipient=fan, kind="cancelled").body
