@@ -173,7 +173,7 @@ def series_sessions_for_board(*, series: Series) -> list[Session]:
 def session_for_planner(*, user: User | AnonymousUser, session_id: int) -> Session:
     """A session its organizers may change; anyone else gets Session.DoesNotExist."""
     org_ids = organizer_organization_ids(user=user)
-    qs = Session.objects.select_related("series", "city", "venue")
+    qs = Session.objects.select_related("series", "city", "venue", "stream")
     if org_ids is not None:
         qs = qs.filter(series__organization_id__in=org_ids)
     return qs.get(id=session_id)

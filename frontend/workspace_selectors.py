@@ -19,6 +19,14 @@ from project import content, formats
 from registrations import selectors as registration_selectors
 
 
+def _stream_of(session: Session):
+    """The session's livestream (loaded with it), if it has one."""
+    try:
+        return session.stream
+    except Session.stream.RelatedObjectDoesNotExist:  # type: ignore[attr-defined]
+        return None
+
+
 def person_name(user: User) -> str:
     """A person as others know them: their full name, else their username."""
     return user.get_full_name() or user.username
@@ -40,6 +48,8 @@ class BoardRow:
     status: str
     conflicts: list[str] = field(default_factory=list)
     moved: bool = False
+    stream_status: str = ""  # the session's livestream, as every page shows it
+    stream_label: str = ""
 
     @property
     def id(self) -> str:
@@ -147,6 +157,10 @@ def month_board(*, user: User | AnonymousUser, series_id: int, city_id: int | No
             status=str(statuses.get(session.status, session.status)),
             moved=session.recently_moved(now=now),
         )
+        stream = _stream_of(session)
+        if stream is not None:
+            rows[session.id].stream_status = stream.status
+            rows[session.id].stream_label = str(stream.get_status_display())
     lines = _conflict_lines(event_selectors.series_conflict_list(series=series, loaded=sessions), rows)
 
     by_day: dict[dt.date, dict[int, list[BoardRow]]] = defaultdict(lambda: defaultdict(list))

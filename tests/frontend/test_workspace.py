@@ -546,3 +546,20 @@ def test_fans_hear_of_a_move_and_a_cancellation_from_the_workspace_as_through_th
     kinds = sorted(Notice.objects.filter(recipient=fan, session=session).values_list("kind", flat=True))
     assert kinds == ["cancelled", "moved"]
     assert "Storm warning" in Notice.objects.get(recipient=fan, kind="cancelled").body
+
+
+def test_organizers_see_and_set_the_stream_status_from_the_board_and_the_session_page(demo):
+    from streams.models import Stream
+
+    organizer = User.objects.get(username="organizer")
+    stream = Stream.objects.get(session__series=demo)
+    client = client_for(organizer)
+    assert 'class="badge stream-scheduled"' in client.get(f"/plan/{demo.id}/").content.decode()
+    page = client.get(f"/plan/sessions/{stream.session_id}/").content.decode()
+    assert f'action="/host/streams/{stream.id}/status/"' in page
+    client.post(
+        f"/host/streams/{stream.id}/status/", {"status": "live", "next": f"/plan/sessions/{stream.session_id}/"}
+    )
+    assert Stream.objects.get(id=stream.id).status == "live"
+    assert 'data-stream-status="live"' in client.get(f"/plan/sessions/{stream.session_id}/").content.decode()
+    assert 'class="badge stream-live"' in client.get(f"/plan/{demo.id}/").content.decode()
