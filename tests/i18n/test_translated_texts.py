@@ -13,7 +13,7 @@ from django.utils.functional import Promise
 
 from events import services as event_services
 from events.models import Session
-from registrations.models import Registration
+from registrations.models import Registration, checkin_code_grouped
 from tests.calendars.ical import events_by_uid, parse_icalendar
 from tests.conftest import token_client
 from tests.factories import RegistrationFactory, SessionFactory, UserFactory, organizer_of
@@ -242,7 +242,7 @@ def test_a_promoted_fan_is_told_in_their_language(mailoutbox, run_jobs):
     run_jobs()
     (message,) = [m for m in mailoutbox if m.to == [waiting.fan.email]]
     assert message.subject == "候补成功：星轨"
-    assert waiting.checkin_code in message.body
+    assert checkin_code_grouped(waiting.checkin_code) in message.body  # grouped for reading
 
 
 # --- the admin's own labels -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from django_tasks_db.models import DBTaskResult
 from events.models import Session
 from notices.models import Notice
 from registrations import services
-from registrations.models import Registration
+from registrations.models import Registration, checkin_code_grouped
 from tests.conftest import client_for
 from tests.factories import SessionFactory, UserFactory
 
@@ -38,7 +38,7 @@ def test_cancel_promotes_first_waitlisted_fan_and_tells_them(run_jobs):
     assert (session.confirmed_count, session.waitlist_count) == (2, 2)
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [regs[2].fan.email]
-    assert regs[2].checkin_code in mail.outbox[0].body
+    assert checkin_code_grouped(regs[2].checkin_code) in mail.outbox[0].body
 
 
 def test_a_promotion_that_rolls_back_queues_no_notice_and_no_job(run_jobs):
