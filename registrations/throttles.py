@@ -8,6 +8,13 @@ from rest_framework.throttling import SimpleRateThrottle
 logger = logging.getLogger(__name__)
 
 _RESERVED = "_priority_code_reservations"
+# Decrements the counters that still exist (a window that ended is not brought back as -1 forever).
+_GIVE_BACK_LUA = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+"""
 
 
 class InvalidCodeThrottle(SimpleRateThrottle):
@@ -59,6 +66,32 @@ class InvalidCodeThrottle(SimpleRateThrottle):
                 continue
         return 1
 
+    def _take_all(self, keys: dict[str, str]) -> dict[str, int]:
+        """A place in every counter in one atomic step: with the account's and the address's
+        counters taken apart, a request could see the account's last place while another's
+        increment of the address (given back a moment later) made it look full, and neither would
+        be evaluated."""
+        if isinstance(self.cache, RedisCache):
+            names = list(keys)
+            client = self.cache._cache.get_client(keys[names[0]], write=True)
+            pipe = client.pipeline(transaction=True)
+            for name in names:
+                redis_key = self.cache.make_and_validate_key(keys[name])
+                pipe.set(redis_key, 0, ex=self.duration, nx=True)
+                pipe.incr(redis_key)
+            results = pipe.execute()
+            return {name: int(results[2 * i + 1]) for i, name in enumerate(names)}
+        return {name: self._take(key) for name, key in keys.items()}
+
+    def _give_back_all(self, keys: list[str]) -> None:
+        """Every place back in one atomic step (see _take_all)."""
+        if isinstance(self.cache, RedisCache):
+            client = self.cache._cache.get_client(keys[0], write=True)
+            client.eval(_GIVE_BACK_LUA, len(keys), *(self.cache.make_and_validate_key(key) for key in keys))
+            return
+        for key in keys:
+            self._give_back(key)
+
     def _give_back(self, key: str) -> None:
         try:
             self.cache.decr(key)
@@ -73,7 +106,7 @@ class InvalidCodeThrottle(SimpleRateThrottle):
             return True
         keys = self._keys(request)
         try:
-            counts = {name: self._take(key) for name, key in keys.items()}
+            counts = self._take_all(keys)
         except Exception:  # noqa: BLE001 - a cache outage must not stop registration
             logger.warning("priority-code throttle: cache unavailable; code evaluated unthrottled", exc_info=True)
             return True
@@ -83,8 +116,7 @@ class InvalidCodeThrottle(SimpleRateThrottle):
         if own <= self.num_requests and (address_free or first_of_account):
             setattr(request, _RESERVED, list(keys.values()))
             return True
-        for key in keys.values():
-            self._give_back(key)
+        self._give_back_all(list(keys.values()))
         return False
 
     def wait(self) -> float:
@@ -98,7 +130,6 @@ class InvalidCodeThrottle(SimpleRateThrottle):
             return
         throttle = cls()
         try:
-            for key in keys:
-                throttle._give_back(key)
+            throttle._give_back_all(keys)
         except Exception:  # noqa: BLE001 - see allow_request
             logger.warning("priority-code throttle: cache unavailable while settling", exc_info=True)
