@@ -14,6 +14,7 @@ from accounts.serializers import (
     SignupSerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    VerifyTokenSerializer,
     WebsocketTicketSerializer,
 )
 from project.errors import ApplicationError
@@ -28,6 +29,7 @@ def me_payload(user) -> dict:
         "roles": selectors.user_roles(user=user),
         # The saved choice, else the language this answer is in.
         "language": user.language or translation.get_language() or recipient_language(user),
+        "email_verified": user.email_verified,
     }
 
 
@@ -121,3 +123,34 @@ class MeApi(APIView):
             user = services.user_language_set(user=user, language=serializer.validated_data["language"])
             translation.activate(user.language)
         return Response(me_payload(user))
+
+
+class VerifyEmailApi(APIView):
+    """Follow the link sent by email: the token proves the address (no sign-in needed)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        request=VerifyTokenSerializer,
+        responses={200: MeSerializer},
+        description="Verify an email address with the token of the link sent by `POST /api/me/verify-email/`.",
+    )
+    def post(self, request):
+        serializer = VerifyTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.email_verify(token=serializer.validated_data["token"])
+        return Response(me_payload(user))
+
+
+class MyEmailVerificationApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={202: None},
+        description="Send a new verification link to the caller's email address (draws need a verified one).",
+    )
+    def post(self, request):
+        services.email_verification_send(user=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)

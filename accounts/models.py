@@ -16,6 +16,12 @@ class User(AbstractUser):
     # The person's own choice of language for pages, emails and their calendar feed; blank: not
     # chosen yet (the browser's Accept-Language, then the site's default, decide; project/i18n.py).
     language = models.CharField(_("language"), max_length=10, choices=Language.choices, blank=True, default="")
+    # When the person proved they read ``email`` (a link by email); cleared if the address changes.
+    email_verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.email and self.email_verified_at)
 
 
 class Organization(models.Model):

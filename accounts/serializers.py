@@ -25,11 +25,16 @@ class WebsocketTicketSerializer(serializers.Serializer):
 class MeSerializer(serializers.ModelSerializer):
     roles = serializers.ListField(child=serializers.ChoiceField(["fan", "host", "organizer"]))
     language = serializers.ChoiceField(User.Language.values)
+    email_verified = serializers.BooleanField()
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "roles", "language"]
+        fields = ["id", "username", "email", "roles", "language", "email_verified"]
 
 
 class LanguageSerializer(serializers.Serializer):
     language = serializers.ChoiceField(User.Language.values)
+
+
+class VerifyTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=500)

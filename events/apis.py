@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.fields import BooleanField
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
@@ -171,6 +172,17 @@ class CSVParser(BaseParser):
 
 
 PLAN_FIELDS = set(SessionFieldsSerializer().fields)
+# A CSV plan's true/false columns are text: read as JSON's true and false before validation.
+PLAN_BOOLEANS = {name for name, field in SessionFieldsSerializer().fields.items() if isinstance(field, BooleanField)}
+
+
+def _csv_bool(value: str):
+    lowered = value.lower()
+    if lowered in BooleanField.TRUE_VALUES:
+        return True
+    if lowered in BooleanField.FALSE_VALUES:
+        return False
+    return value  # refused by the field, naming the row
 
 
 def _csv_rows(text: str) -> list[dict]:
@@ -212,7 +224,10 @@ def _read_rows(reader: csv.DictReader) -> list[dict]:
             if value == "":
                 continue
             key = key.strip()
-            row[key] = [h for h in re.split(r"[;|\s]+", value) if h] if key == "hosts" else value
+            if key == "hosts":
+                row[key] = [h for h in re.split(r"[;|\s]+", value) if h]
+            else:
+                row[key] = _csv_bool(value) if key in PLAN_BOOLEANS else value
         rows.append(row)
     return rows
 

@@ -269,7 +269,37 @@ def load_demo(*, today: dt.date | None = None) -> DemoResult:
     )
     stream.hosts.set(grotto_hosts)
     _priority_codes(organization, series, grotto_session, month_start)
+    _fair_access(organization, [session for session, _ in planned], users)
     return DemoResult(created=True, series=series)
+
+
+def _fair_access(organization, sessions: list[Session], users) -> None:
+    """One upcoming night shoot gives its seats by a draw (entries open now, a code that weighs 3),
+    another offers freed seats for two hours (parties of up to 3); the demo fan's address is verified
+    so that the fan can enter the draw."""
+    now = timezone.now()
+    shoots = [s for s in sessions if s.kind == Session.Kind.NIGHT_SHOOT and s.starts_at > now + dt.timedelta(days=3)]
+    if len(shoots) < 2:
+        return
+    drawn, offered = shoots[0], shoots[1]
+    closes = min(drawn.starts_at - dt.timedelta(days=1), now + dt.timedelta(days=2))
+    Session.objects.filter(id=drawn.id).update(
+        allocation=Session.Allocation.DRAW,
+        max_party_size=2,
+        entry_opens_at=now - dt.timedelta(hours=1),
+        entry_closes_at=closes,
+        draw_at=closes,
+        registration_opens_at=None,
+        registration_closes_at=None,
+        priority_opens_at=None,
+    )
+    Session.objects.filter(id=offered.id).update(offer_hold_minutes=120, offer_cutoff_minutes=180, max_party_size=3)
+    PriorityCode.objects.create(
+        organization=organization, session=drawn, code="DRAW-CORE", max_uses=50, weight=3, batch="demo-draw"
+    )
+    fan = users.get("fan")
+    if fan is not None and fan.email:
+        type(fan).objects.filter(id=fan.id).update(email_verified_at=now)
 
 
 def _priority_codes(organization, series, grotto_session, month_start) -> None:

@@ -266,3 +266,10 @@ def with_calendar_links(registrations: list[Registration]) -> list[Registration]
         registration.calendar = add_to_calendar_links(session=registration.session)  # type: ignore[attr-defined]
         registration.code_grouped = checkin_code_grouped(registration.checkin_code)  # type: ignore[attr-defined]
     return registrations
+
+
+def draw_of(*, session: Session) -> dict | None:
+    """A draw session's draw as its page shows it (registrations' summary); None first come."""
+    if session.allocation != Session.Allocation.DRAW or session.status == Session.Status.DRAFT:
+        return None
+    return registration_selectors.draw_summary(session=session)

@@ -35,6 +35,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
     path("language/", views.language_switch, name="language-switch"),
+    path("verify-email/", views.verify_email, name="verify-email"),
     # The texts app.js and live.js show, in the page's language (djangojs catalogues).
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
 ]

@@ -106,14 +106,28 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     )
     window = selectors.registration_window(session=session)
 
+    draw = selectors.draw_of(session=session)
+
     def context() -> dict:
-        panel_context = {"session": session, "registration": registration, "window": window}
+        panel_context = {
+            "session": session,
+            "registration": registration,
+            "window": window,
+            "draw": draw,
+            "party_sizes": range(1, session.max_party_size + 1),
+        }
         panel = render_to_string("frontend/includes/registration_panel.html", panel_context, request=request)
         html = public.html.replace("<!--registration-panel-->", panel, 1)
         return {"public_html": mark_safe(html), "session": session}  # noqa: S308 - our own rendering
 
-    mine = (registration.id, registration.status, registration.waitlist_position) if registration else None
-    personal = (mine, session.capacity, session.confirmed_count, session.waitlist_count, window)
+    mine = (
+        (registration.id, registration.status, registration.waitlist_position, registration.party_size,
+         registration.offer_expires_at)
+        if registration
+        else None
+    )  # fmt: skip
+    drawn = (draw["status"], draw["entries"], draw["seed_sha256"]) if draw else None
+    personal = (mine, session.capacity, session.confirmed_count, session.waitlist_count, window, drawn)
     return _page(request, "frontend/session_detail.html", context, public, personal)
 
 
@@ -369,3 +383,15 @@ def stream_host(request: HttpRequest, stream_id: int) -> HttpResponse:
             "ws_path": f"/ws/streams/{stream.id}/host/",
         },
     )
+
+
+@require_http_methods(["GET"])
+def verify_email(request: HttpRequest) -> HttpResponse:
+    """The page of the emailed verification link: it proves the address (idempotent)."""
+    from project.errors import ApplicationError
+
+    try:
+        user = account_services.email_verify(token=request.GET.get("token", ""))
+    except ApplicationError as exc:
+        return render(request, "frontend/verify_email.html", {"error": exc.message}, status=400)
+    return render(request, "frontend/verify_email.html", {"verified": user})

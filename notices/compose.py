@@ -187,3 +187,59 @@ def starting(*, session: Session, stream_id: int, username: str) -> Text:
         ]
     )
     return Text(subject=_("Live now: %(title)s") % {"title": title}, body=body)
+
+
+def offered(*, session: Session, registration: Registration) -> Text:
+    """A freed seat offered to a waitlisted party until its deadline (accept or decline in one click)."""
+    title = content.translated(session, "title")
+    deadline = formats.when_in_zone(registration.offer_expires_at, session.timezone, year=True)
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": registration.fan.username},
+            "",
+            _("A seat opened up for %(title)s (%(when)s) and it is yours if you want it.")
+            % {"title": title, "when": when(session)},
+            _("Accept before %(deadline)s, or it passes to the next fan on the waitlist.") % {"deadline": deadline},
+            "",
+            _("Accept or decline: %(url)s") % {"url": f"{session_url(session)}#offer"},
+            _("Your sessions: %(url)s") % {"url": f"{site_url()}/sessions/mine/"},
+        ]
+    )
+    return Text(subject=_("A seat for you: %(title)s") % {"title": title}, body=body)
+
+
+def drawn(*, session: Session, registration: Registration) -> Text:
+    """The draw's result for one entry: a seat, or a place on the waitlist."""
+    title = content.translated(session, "title")
+    if registration.status == Registration.Status.CONFIRMED:
+        line = _("You were drawn: your seat for %(title)s (%(when)s) is confirmed.")
+        subject = _("You were drawn: %(title)s")
+    else:
+        line = _("The draw for %(title)s (%(when)s) is done: you are on the waitlist, in drawn order.")
+        subject = _("Draw result: %(title)s")
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": registration.fan.username},
+            "",
+            line % {"title": title, "when": when(session)},
+            _("Your entry reference: %(ref)s") % {"ref": registration.entry_ref},
+            _("The drawn order and its seed: %(url)s") % {"url": f"{site_url()}/api/sessions/{session.id}/draw/order/"},
+            "",
+            _("Session page: %(url)s") % {"url": session_url(session)},
+        ]
+    )
+    return Text(subject=subject % {"title": title}, body=body)
+
+
+def verify_email(*, username: str, token: str) -> Text:
+    body = "\n".join(
+        [
+            _("Hello %(username)s,") % {"username": username},
+            "",
+            _("Open this link to confirm that this is your email address (draws need one):"),
+            f"{site_url()}/verify-email/?token={token}",
+            "",
+            _("If you did not ask for it, ignore this email."),
+        ]
+    )
+    return Text(subject=_("Confirm your email address"), body=body)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from accounts.models import User
 from events.models import Session
 from notices import compose
 from notices.models import Notice, StreamFollow
@@ -60,6 +61,33 @@ def on_seats_given(*, session: Session, registrations: Sequence[Registration]) -
     notices_queue(kind=Notice.Kind.PROMOTED, outgoing=outgoing, session=session)
 
 
+def _to_parties(session: Session, registrations: Sequence[Registration], kind: str, text: Any) -> None:
+    outgoing = []
+    for registration in Registration.objects.filter(id__in=[r.id for r in registrations]).select_related(
+        "fan", "session", "session__series", "session__venue", "session__city"
+    ):
+        _language, subject, body = compose_for(registration.fan, lambda r=registration: _pair(text(r)))
+        outgoing.append(Outgoing(recipient=registration.fan, subject=subject, body=body))
+    notices_queue(kind=kind, outgoing=outgoing, session=session)
+
+
+def on_seats_offered(*, session: Session, registrations: Sequence[Registration]) -> None:
+    _to_parties(
+        session, registrations, Notice.Kind.OFFERED, lambda r: compose.offered(session=r.session, registration=r)
+    )
+
+
+def on_draw_done(*, session: Session, registrations: Sequence[Registration]) -> None:
+    _to_parties(session, registrations, Notice.Kind.DRAWN, lambda r: compose.drawn(session=r.session, registration=r))
+
+
+def on_email_verification_requested(*, user: User, token: str) -> None:
+    _language, subject, body = compose_for(
+        user, lambda: _pair(compose.verify_email(username=user.username, token=token))
+    )
+    notices_queue(kind=Notice.Kind.ACCOUNT, outgoing=[Outgoing(recipient=user, subject=subject, body=body)])
+
+
 def on_stream_live(*, stream: Stream) -> None:
     """Tell the fans of the stream's session it is live, once per stream and fan (dedupe key): the
     ones the stream's audience lets in (a confirmed-only stream: confirmed fans only); waitlisted
@@ -111,4 +139,7 @@ def connect() -> None:
     hooks.session_moved.connect(on_session_moved)
     hooks.session_cancelled.connect(on_session_cancelled)
     hooks.seats_given.connect(on_seats_given)
+    hooks.seats_offered.connect(on_seats_offered)
+    hooks.draw_done.connect(on_draw_done)
+    hooks.email_verification_requested.connect(on_email_verification_requested)
     hooks.session_scheduled.connect(on_session_scheduled)

@@ -40,6 +40,17 @@ def refuse_numbers_as_text() -> None:
 
     serializers.FloatField.to_internal_value = number_only  # type: ignore[method-assign]
 
+    # And a true/false field takes JSON true or false (not 0, 1 or "yes"): CSV plans convert their
+    # text first (events.apis).
+    to_bool = serializers.BooleanField.to_internal_value
+
+    def bool_only(field: serializers.BooleanField, data):
+        if not isinstance(data, bool):
+            field.fail("invalid", input=data)
+        return to_bool(field, data)
+
+    serializers.BooleanField.to_internal_value = bool_only  # type: ignore[method-assign]
+
 
 class Pagination(PageNumberPagination):
     """``?page=`` and ``?page_size=`` (at most 200: larger sizes are cut to 200, as the contract says).

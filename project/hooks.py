@@ -26,6 +26,8 @@ The hooks (who announces -> who listens):
   waitlisted parties, each until its ``offer_expires_at``; they accept or decline).
 - ``draw_done(session, registrations)``: registrations -> notices (a draw ran: every entry is now
   confirmed or waitlisted).
+- ``email_verification_requested(user, token)``: accounts -> notices (email the link
+  ``/verify-email/?token=...``).
 - ``stream_live(stream)``: streams -> notices (hosts set a livestream live: "starting now").
 
 Providers are the read-side twin: a lower room's serializer asks for something a higher room
@@ -88,6 +90,7 @@ session_scheduled = Hook("session_scheduled")
 seats_given = Hook("seats_given")
 seats_offered = Hook("seats_offered")
 draw_done = Hook("draw_done")
+email_verification_requested = Hook("email_verification_requested")
 stream_live = Hook("stream_live")
 
 session_links = Provider("session_links", default=lambda session: {})

@@ -20,13 +20,16 @@ from events.models import Session
 from project.api import query_int
 from project.errors import ApplicationError
 from project.i18n import SessionAuthentication
-from registrations import selectors, services
+from registrations import draws, selectors, services
 from registrations.authentication import RushTokenAuthentication
 from registrations.models import Registration, checkin_qr
 from registrations.serializers import (
     CheckinRequestSerializer,
     CheckinSerializer,
     CheckinStatsSerializer,
+    DrawOrderSerializer,
+    DrawRunSerializer,
+    DrawSerializer,
     MyRegistrationSerializer,
     PartyUpdateSerializer,
     PriorityCodeBatchResultSerializer,
@@ -347,3 +350,44 @@ class PriorityCodeViewSet(viewsets.ModelViewSet):
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="priority-codes.csv"'
         return response
+
+
+def _public_session(request, pk: int) -> Session:
+    """A session the caller may see (drafts only to their organizers), or 404."""
+    from events.selectors import sessions_visible_to
+
+    return sessions_visible_to(user=request.user).select_related("series").get(id=pk)
+
+
+class SessionDrawApi(APIView):
+    """A draw session's draw: anyone reads its state and the seed's hash (the seed once drawn);
+    the organizers run it once the entries have closed (it also runs by itself at ``draw_at``)."""
+
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses={200: DrawSerializer})
+    def get(self, request, pk: int):
+        session = _public_session(request, pk)
+        return Response(DrawSerializer(selectors.draw_summary(session=session)).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: DrawRunSerializer, 409: OpenApiResponse(description="already_drawn / closed")},
+    )
+    def post(self, request, pk: int):
+        session = _public_session(request, pk)
+        result = draws.draw_run(session_id=session.id, by=request.user)
+        return Response({"confirmed": result.confirmed, "waitlisted": result.waitlisted})
+
+
+class DrawOrderApi(APIView):
+    """The drawn order (after the draw): recompute it with ``tools/draw_recompute.py``."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: DrawOrderSerializer, 409: OpenApiResponse(description="not_drawn")})
+    def get(self, request, pk: int):
+        order = selectors.draw_order(session=_public_session(request, pk))
+        if order is None:
+            raise ApplicationError(_("The draw has not run yet."), code="not_drawn", status_code=409)
+        return Response(DrawOrderSerializer(order).data)

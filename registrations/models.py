@@ -70,6 +70,8 @@ class PriorityCode(models.Model):
     uses = models.PositiveIntegerField(_("uses"), default=0)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     batch = models.CharField(_("batch"), max_length=100, blank=True, db_index=True)
+    # Priority tier in a draw: an entry made with this code counts this many times.
+    weight = models.PositiveSmallIntegerField(_("weight"), default=1)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -78,6 +80,7 @@ class PriorityCode(models.Model):
         verbose_name_plural = _("priority codes")
         constraints = [
             models.CheckConstraint(condition=Q(uses__lte=F("max_uses")), name="priority_code_uses_within_max"),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="priority_code_weight_positive"),
             models.CheckConstraint(
                 condition=(Q(series__isnull=False) & Q(session__isnull=True))
                 | (Q(series__isnull=True) & Q(session__isnull=False)),
@@ -231,6 +234,8 @@ class Draw(models.Model):
     seed_sha256 = models.CharField(_("seed SHA-256"), max_length=64)
     algorithm = models.CharField(_("algorithm"), max_length=100)
     drawn_at = models.DateTimeField(_("drawn at"), null=True, blank=True)
+    # The entry references the draw confirmed (at most the seats): the published result.
+    winners = models.JSONField(_("winners"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

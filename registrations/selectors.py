@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import organizer_organization_ids
@@ -291,12 +292,16 @@ class FanPlace:
     waitlist_count: int
     waitlist_enabled: bool
     offered_count: int
+    party_size: int
+    offer_expires_at: dt.datetime | None
+    entry_ref: str | None
     waitlist_position: int | None = None
 
 
 _FAN_PLACES_SQL = f"""
 SELECT r.id, r.session_id, r.status, r.waitlist_ticket,
-       s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count
+       s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count,
+       r.party_size, r.offer_expires_at, r.entry_ref
 FROM registrations_registration r JOIN events_session s ON s.id = r.session_id
 WHERE r.fan_id = %s AND r.status IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})
 """  # noqa: S608 - placeholders only
@@ -323,3 +328,65 @@ def _position(place: FanPlace) -> int:
     return Registration.objects.filter(
         session_id=place.session_id, status=Registration.Status.WAITLISTED, waitlist_ticket__lte=place.waitlist_ticket
     ).count()
+
+
+def draw_summary(*, session: Session) -> dict:
+    """What anyone may know of a session's draw: its state, the seed's hash (the seed once drawn)."""
+    from registrations import draw, draws
+    from registrations.models import Draw
+
+    record = Draw.objects.filter(session=session).first()
+    now = timezone.now()
+    opened = session.entry_opens_at is None or now >= session.entry_opens_at
+    if record is None and session.allocation == Session.Allocation.DRAW and session.status == "published" and opened:
+        record = draws.draw_for(session=session)  # the seed's hash is public from the entries' opening
+    drawn = record is not None and record.drawn_at is not None
+    return {
+        "status": draws.draw_status(session, record, now),
+        "entries": draws.entries_count(session=session),
+        "seats": session.capacity,
+        "seed_sha256": record.seed_sha256 if record else None,
+        "seed": record.seed if drawn and record else None,
+        "algorithm": record.algorithm if record else draw.ALGORITHM,
+        "drawn_at": record.drawn_at if record else None,
+        "entry_opens_at": session.entry_opens_at,
+        "entry_closes_at": session.entry_closes_at,
+        "draw_at": session.draw_at,
+    }
+
+
+def draw_order(*, session: Session) -> dict | None:
+    """The drawn order of pseudonymous entry references, with each one's result (None before the
+    draw). Recomputable from the seed (``tools/draw_recompute.py``)."""
+    from registrations import draw
+    from registrations.models import Draw
+
+    record = Draw.objects.filter(session=session, drawn_at__isnull=False).first()
+    if record is None:
+        return None
+    entries = list(
+        Registration.objects.filter(session=session, entry_ref__isnull=False).only(
+            "entry_ref", "entry_weight", "party_size", "status", "waitlist_ticket", "session_id"
+        )
+    )
+    by_ref = {e.entry_ref: e for e in entries if e.entry_ref}
+    order = draw.drawn_order(record.seed, ((ref, e.entry_weight) for ref, e in by_ref.items()))
+    winners = set(record.winners)
+    # Positions as the draw gave them: the losers in drawn order.
+    positions = {ref: n for n, ref in enumerate((r for r in order if r not in winners), start=1)}
+    return {
+        "seed": record.seed,
+        "seed_sha256": record.seed_sha256,
+        "algorithm": record.algorithm,
+        "drawn_at": record.drawn_at,
+        "order": [
+            {
+                "entry_ref": ref,
+                "weight": by_ref[ref].entry_weight,
+                "party_size": by_ref[ref].party_size,
+                "result": "confirmed" if ref in winners else "waitlisted",
+                "waitlist_position": positions.get(ref),
+            }
+            for ref in order
+        ],
+    }

@@ -185,11 +185,14 @@ class PriorityCodeSerializer(serializers.ModelSerializer):
     session = serializers.PrimaryKeyRelatedField(queryset=Session.objects.all(), required=False, allow_null=True)
     max_uses = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     expires_at = AwareDateTimeField(required=False, allow_null=True)
+    weight = serializers.IntegerField(min_value=1, max_value=100, default=1, help_text="Draw weight of an entry.")
     created_at = OffsetDateTimeField(read_only=True)
 
     class Meta:
         model = PriorityCode
-        fields = ["id", "code", "series", "session", "max_uses", "uses", "expires_at", "batch", "created_at"]
+        fields = [
+            "id", "code", "series", "session", "max_uses", "uses", "expires_at", "batch", "weight", "created_at",
+        ]  # fmt: skip
         read_only_fields = ["id", "uses", "batch", "created_at"]
 
     def validate(self, attrs):
@@ -208,6 +211,7 @@ class PriorityCodeBatchSerializer(serializers.Serializer):
     session = serializers.PrimaryKeyRelatedField(queryset=Session.objects.all(), required=False, allow_null=True)
     count = serializers.IntegerField(min_value=1, max_value=5000)
     max_uses = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    weight = serializers.IntegerField(min_value=1, max_value=100, default=1)
     expires_at = AwareDateTimeField(required=False, allow_null=True)
     prefix = serializers.RegexField(r"^[A-Za-z0-9-]{0,12}$", required=False, default="")
     batch = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -235,3 +239,37 @@ class SeatsNowSerializer(serializers.Serializer):
     waitlist_count = serializers.IntegerField()
     seats_left = serializers.IntegerField()
     waitlist_enabled = serializers.BooleanField()
+
+
+class DrawSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(["upcoming", "open", "closed", "drawn"])
+    entries = serializers.IntegerField()
+    seats = serializers.IntegerField()
+    seed_sha256 = serializers.CharField(allow_null=True)
+    seed = serializers.CharField(allow_null=True, help_text="Published once the draw has run.")
+    algorithm = serializers.CharField()
+    drawn_at = OffsetDateTimeField(allow_null=True)
+    entry_opens_at = OffsetDateTimeField(allow_null=True)
+    entry_closes_at = OffsetDateTimeField(allow_null=True)
+    draw_at = OffsetDateTimeField(allow_null=True)
+
+
+class DrawnEntrySerializer(serializers.Serializer):
+    entry_ref = serializers.CharField()
+    weight = serializers.IntegerField()
+    party_size = serializers.IntegerField()
+    result = serializers.ChoiceField(["confirmed", "waitlisted"])
+    waitlist_position = serializers.IntegerField(allow_null=True)
+
+
+class DrawOrderSerializer(serializers.Serializer):
+    seed = serializers.CharField()
+    seed_sha256 = serializers.CharField()
+    algorithm = serializers.CharField()
+    drawn_at = OffsetDateTimeField()
+    order = DrawnEntrySerializer(many=True)
+
+
+class DrawRunSerializer(serializers.Serializer):
+    confirmed = serializers.IntegerField()
+    waitlisted = serializers.IntegerField()

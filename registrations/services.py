@@ -28,7 +28,7 @@ from events.models import Series, Session
 from events.selectors import sessions_visible_to
 from project.db import prepared_cursor
 from project.errors import ApplicationError
-from registrations import waitlist
+from registrations import draws, waitlist
 from registrations.models import PriorityCode, Registration, checkin_code_candidates, new_checkin_code
 
 logger = logging.getLogger(__name__)
@@ -192,6 +192,10 @@ FROM registration, counted
 """  # noqa: S608 - built from this module's constants; every value is bound
 
 
+class _DrawSession(Exception):
+    """The session gives its seats by a draw: the request is an entry (``registrations.draws``)."""
+
+
 class _Revived(Exception):
     """The same fan's concurrent request revived the cancelled registration first."""
 
@@ -209,12 +213,12 @@ def _refusal(*, session_id: int, fan: User, now: dt.datetime, has_code: bool, pa
     session = Session.objects.filter(id=session_id).first()
     if session is None:
         return _not_found()
+    if session.allocation == Session.Allocation.DRAW and sessions_visible_to(user=fan).filter(id=session.id).exists():
+        raise _DrawSession()
     try:
         _check_window(session=session, now=now, has_code=has_code, fan=fan)
     except ApplicationError as exc:
         return exc
-    if session.allocation == Session.Allocation.DRAW:
-        return _closed(gettext("This session's seats are drawn: enter the draw while entries are open."))
     if party_size > session.max_party_size:
         return _party_too_large(session)
     return ApplicationError(gettext("This session is full."), code="full", status_code=status.HTTP_409_CONFLICT)
@@ -405,6 +409,10 @@ def registration_get_or_create(
             party_size=size, companions=companions,
         )  # fmt: skip
         return registration, True
+    except _DrawSession:
+        return draws.entry_create(
+            session_id=session_id, fan=fan, priority_code=priority_code or None, party_size=size, companions=companions
+        )
     except _Revived as revived:
         return revived.registration, False
     except IntegrityError:
@@ -462,12 +470,16 @@ def registration_cancel(*, registration: Registration) -> Registration:
     if timezone.now() >= session.starts_at:
         raise _closed(gettext("This session has already started; it can no longer be cancelled."))
     waitlist.release(session=session, party=registration, people=registration.party_size, whole=True)
+    if registration.status == Registration.Status.ENTERED:
+        registration.entry_ref = None  # a withdrawn entry is not drawn (entering again: a new reference)
     registration.status = Registration.Status.CANCELLED
     registration.waitlist_ticket = None
     registration.offer_expires_at = None
     registration.cancelled_at = timezone.now()
     registration.forget_waitlist_position()
-    registration.save(update_fields=["status", "waitlist_ticket", "offer_expires_at", "cancelled_at", "updated_at"])
+    registration.save(
+        update_fields=["status", "waitlist_ticket", "offer_expires_at", "cancelled_at", "updated_at", "entry_ref"]
+    )
     waitlist.save_counters(session)
     waitlist.fill(session=session)
     return registration
@@ -669,6 +681,7 @@ def priority_code_create(
     max_uses: int = 1,
     expires_at: dt.datetime | None = None,
     batch: str = "",
+    weight: int = 1,
 ) -> PriorityCode:
     organization = _code_target(series=series, session=session)
     _check_organizer(user=by, organization=organization)
@@ -686,7 +699,7 @@ def priority_code_create(
     try:
         with transaction.atomic():
             new_code = _new_code(organization=organization, series=series, session=session, max_uses=max_uses,
-                                 expires_at=expires_at, batch=batch)  # fmt: skip
+                                 expires_at=expires_at, batch=batch, weight=weight)  # fmt: skip
             priority_code = new_code(value)
             priority_code.save(force_insert=True)
             return priority_code
@@ -714,6 +727,7 @@ def priority_code_batch_create(
     expires_at: dt.datetime | None = None,
     prefix: str = "",
     batch: str = "",
+    weight: int = 1,
 ) -> list[PriorityCode]:
     """Many random codes at once, all in one batch name (for the CSV export). All or nothing."""
     organization = _code_target(series=series, session=session)
@@ -732,7 +746,7 @@ def priority_code_batch_create(
         if PriorityCode.objects.filter(code__in=values).exists():
             continue
         new_code = _new_code(organization=organization, series=series, session=session, max_uses=max_uses,
-                             expires_at=expires_at, batch=batch)  # fmt: skip
+                             expires_at=expires_at, batch=batch, weight=weight)  # fmt: skip
         codes = [new_code(value) for value in sorted(values)]
         return PriorityCode.objects.bulk_create(codes, batch_size=500)
     raise ApplicationError(gettext("Could not generate unique codes; try again."), code="try_again")

@@ -11,3 +11,11 @@ def expire_offer(registration_id: int) -> bool:
     from registrations.services import offer_expire
 
     return offer_expire(registration_id=registration_id)
+
+
+@jobs.job
+def run_draw(session_id: int) -> bool:
+    """At ``draw_at``: run the session's draw, once (a draw moved later plans itself again)."""
+    from registrations.draws import draw_run_when_due
+
+    return draw_run_when_due(session_id=session_id)

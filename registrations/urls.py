@@ -16,6 +16,8 @@ urlpatterns = [
     path("sessions/<int:pk>/checkin/", apis.CheckinApi.as_view(), name="session-checkin"),
     path("sessions/<int:pk>/checkin/stats/", apis.CheckinStatsApi.as_view(), name="session-checkin-stats"),
     path("me/registrations/", my_registrations, name="my-registrations"),
+    path("sessions/<int:pk>/draw/", apis.SessionDrawApi.as_view(), name="session-draw"),
+    path("sessions/<int:pk>/draw/order/", apis.DrawOrderApi.as_view(), name="session-draw-order"),
     re_path(
         r"^registrations/(?P<pk>[0-9]+)/qr\.(?P<fmt>svg|png)$", apis.RegistrationQrApi.as_view(), name="registration-qr"
     ),

@@ -81,6 +81,8 @@
     var input = form.querySelector('input[name="priority_code"]');
     var body = {};
     if (input && input.value.trim()) body.priority_code = input.value.trim();
+    var party = form.querySelector('select[name="party_size"]');
+    if (party) body.party_size = parseInt(party.value, 10);
     setBusy(button, true);
     say(form, _("Registering…"));
     api("POST", form.dataset.url, body).then(function (result) {
@@ -90,7 +92,9 @@
           form,
           data.status === "confirmed"
             ? _("You're registered. ✓")
-            : fmt(_("You're on the waitlist, position %(position)s."), { position: data.waitlist_position }, true),
+            : data.status === "entered"
+              ? fmt(_("You entered the draw: reference %(ref)s."), { ref: data.entry_ref }, true)
+              : fmt(_("You're on the waitlist, position %(position)s."), { position: data.waitlist_position }, true),
           "ok"
         );
         window.setTimeout(function () { window.location.reload(); }, 600);
@@ -102,6 +106,22 @@
           input.setAttribute("aria-invalid", "true");
           input.focus();
         }
+      }
+    });
+  }
+
+  /* An offered seat: accept or decline in one click. */
+  function onOffer(event) {
+    var button = event.target.closest('button[data-action="offer"]');
+    if (!button) return;
+    setBusy(button, true);
+    api("POST", button.dataset.url, {}).then(function (result) {
+      if (result.ok) {
+        say(button, result.data.status === "confirmed" ? _("You're registered. ✓") : _("Cancelled."), "ok");
+        window.setTimeout(function () { window.location.reload(); }, 600);
+      } else {
+        setBusy(button, false);
+        say(button, errorText(result), "error");
       }
     });
   }
@@ -345,6 +365,7 @@
 
   document.addEventListener("submit", onRegister);
   document.addEventListener("click", onCancel);
+  document.addEventListener("click", onOffer);
   document.addEventListener("DOMContentLoaded", function () {
     setupNearMe();
     setupLocalTimes();

@@ -1,0 +1,247 @@
+"""Draw sessions: entries and the draw itself (services; the algorithm is ``registrations.draw``).
+
+- Entries: during the entry window a fan with a verified email enters, alone or with companions,
+  once per person (one entry per account, and per verified address), idempotently; the entry can be
+  withdrawn (cancelled) and made again while the window is open. A priority code's ``weight`` gives
+  the entry that weight, and its use is counted at entry.
+- The draw runs once: by itself at ``draw_at`` (a job), or when an organizer asks after the entries
+  closed; a second run is refused (409 ``already_drawn``). Winners are confirmed, everyone else is
+  waitlisted in drawn order; ``hooks.draw_done`` tells them.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext
+from rest_framework import status
+
+from accounts.models import User
+from accounts.selectors import is_organizer_of
+from events.models import Session
+from project import hooks, jobs
+from project.errors import ApplicationError
+from registrations import draw, waitlist
+from registrations.models import Draw, PriorityCode, Registration
+
+WRITE_BATCH = 2000
+
+
+def _closed(message: str) -> ApplicationError:
+    return ApplicationError(message, code="closed", status_code=status.HTTP_409_CONFLICT)
+
+
+def draw_status(session: Session, record: Draw | None, now: dt.datetime) -> str:
+    if record is not None and record.drawn_at is not None:
+        return "drawn"
+    if session.entry_opens_at is not None and now < session.entry_opens_at:
+        return "upcoming"
+    if session.entry_closes_at is not None and now >= session.entry_closes_at:
+        return "closed"
+    return "open"
+
+
+def draw_for(*, session: Session) -> Draw:
+    """The session's draw record, made (with its secret seed, whose hash is public from then on) the
+    first time anyone asks: at the latest when the first entry is made. Making it plans the draw's
+    job at ``draw_at``."""
+    record = Draw.objects.filter(session=session).first()
+    if record is not None:
+        return record
+    seed = draw.new_seed()
+    try:
+        with transaction.atomic():
+            record = Draw.objects.create(
+                session=session, seed=seed, seed_sha256=draw.seed_sha256(seed), algorithm=draw.ALGORITHM
+            )
+            _plan_draw_job(session)
+    except IntegrityError:
+        return Draw.objects.get(session=session)
+    return record
+
+
+def _plan_draw_job(session: Session) -> None:
+    from registrations.tasks import run_draw
+
+    due = session.draw_at or session.entry_closes_at
+    if due is not None:
+        jobs.enqueue(run_draw, session.id, run_after=due)
+
+
+def _email_taken(*, session: Session, fan: User) -> bool:
+    """Another account with the same verified address already holds an entry of this session."""
+    return (
+        Registration.objects.filter(session=session)
+        .exclude(fan=fan)
+        .exclude(status=Registration.Status.CANCELLED)
+        .annotate(address=Lower("fan__email"))
+        .filter(address=fan.email.lower(), fan__email_verified_at__isnull=False)
+        .exists()
+    )
+
+
+def _check_entry(*, session: Session, fan: User, now: dt.datetime, party_size: int) -> None:
+    if session.status != Session.Status.PUBLISHED or now >= session.starts_at:
+        raise _closed(gettext("This session is not open for entries."))
+    if draw_status(session, Draw.objects.filter(session=session).first(), now) != "open":
+        raise _closed(gettext("The draw's entry window is not open."))
+    if not fan.email_verified:
+        raise ApplicationError(
+            gettext("Verify your email address to enter a draw: one person, one entry."),
+            code="email_unverified",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    opened = session.entry_opens_at
+    if not session.draw_new_accounts and opened is not None and fan.date_joined > opened:
+        raise ApplicationError(
+            gettext("This draw is open to accounts made before its entries opened."),
+            code="account_too_new",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    if party_size > session.max_party_size:
+        message = gettext("A party for this session is at most %(max)s people.") % {"max": session.max_party_size}
+        raise ApplicationError(message, code="party_too_large", fields={"party_size": [message]})
+
+
+@transaction.atomic
+def entry_create(
+    *,
+    session_id: int,
+    fan: User,
+    priority_code: str | None,
+    party_size: int,
+    companions: list[str],
+) -> tuple[Registration, bool]:
+    """Enter a draw (``(registration, created)``); an entry already made is returned as it is.
+    Holds the session row lock: entries are not seats, but one person, one entry must not race.
+    A priority code's use is counted (as at registration) and the entry takes its weight."""
+    from registrations.services import _priority_code_use
+
+    session = Session.objects.select_for_update().get(id=session_id)
+    existing = Registration.objects.filter(session=session, fan=fan).first()
+    if existing is not None and existing.status != Registration.Status.CANCELLED:
+        return existing, False
+    now = timezone.now()
+    _check_entry(session=session, fan=fan, now=now, party_size=party_size)
+    if _email_taken(session=session, fan=fan):
+        raise ApplicationError(
+            gettext("Someone with this email address has entered this draw already."),
+            code="already_entered",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    draw_for(session=session)
+    code = None
+    if priority_code:
+        code = _priority_code_use(code=priority_code, session_id=session.id, series_id=session.series_id, now=now)
+    entry = existing or Registration(session=session, fan=fan)
+    entry.status = Registration.Status.ENTERED
+    entry.party_size = party_size
+    entry.companions = companions
+    entry.priority_code = code
+    entry.entry_weight = PriorityCode.objects.get(id=code.id).weight if code is not None else 1
+    entry.entry_ref = draw.new_entry_ref()
+    entry.waitlist_ticket = None
+    entry.offer_expires_at = None
+    entry.cancelled_at = None
+    entry.save()
+    return entry, True
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    confirmed: int
+    waitlisted: int
+
+
+def _may_run(*, session: Session, by: User | None, now: dt.datetime) -> None:
+    if by is not None and not is_organizer_of(user=by, organization_id=session.series.organization_id):
+        raise ApplicationError(
+            gettext("Only organizers of this session's organization may run its draw."),
+            code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    if session.allocation != Session.Allocation.DRAW:
+        raise _closed(gettext("This session gives its seats first come, first served."))
+    if session.entry_closes_at is None or now < session.entry_closes_at:
+        raise _closed(gettext("The draw runs once the entries have closed."))
+
+
+@transaction.atomic
+def draw_run(*, session_id: int, by: User | None = None) -> DrawResult:
+    """Run the draw once (see the module's docstring). Holds the session row lock, so a draw, a late
+    entry and a withdrawal cannot interleave, and a second run finds the first one's ``drawn_at``."""
+    session = Session.objects.select_for_update().select_related("series").get(id=session_id)
+    now = timezone.now()
+    _may_run(session=session, by=by, now=now)
+    record = draw_for(session=session)
+    if record.drawn_at is not None:
+        raise ApplicationError(gettext("This draw has already run."), code="already_drawn", status_code=409)
+    entries = {
+        e.entry_ref: e
+        for e in Registration.objects.filter(session=session, status=Registration.Status.ENTERED).only(
+            "id", "entry_ref", "entry_weight", "party_size", "status", "waitlist_ticket"
+        )
+    }
+    order = draw.drawn_order(record.seed, ((ref, e.entry_weight) for ref, e in entries.items()))
+    winners, waiting = _allocate(session, [entries[ref] for ref in order])
+    Registration.objects.bulk_update(winners + waiting, ["status", "waitlist_ticket"], batch_size=WRITE_BATCH)
+    waitlist.save_counters(session)
+    record.drawn_at = now
+    record.winners = [w.entry_ref for w in winners]
+    record.save(update_fields=["drawn_at", "winners"])
+    hooks.draw_done.send(session=session, registrations=winners + waiting)
+    return DrawResult(confirmed=len(winners), waitlisted=len(waiting))
+
+
+def _allocate(session: Session, ordered: list[Registration]) -> tuple[list[Registration], list[Registration]]:
+    """Walk the drawn order: an entry whose party fits the seats still free is confirmed, every
+    other one waitlisted in drawn order (the waitlist's rule: the first party that fits)."""
+    winners: list[Registration] = []
+    waiting: list[Registration] = []
+    free = waitlist.free_seats(session)
+    for entry in ordered:
+        if entry.party_size <= free:
+            entry.status = Registration.Status.CONFIRMED
+            free -= entry.party_size
+            session.confirmed_count += entry.party_size
+            winners.append(entry)
+        else:
+            entry.status = Registration.Status.WAITLISTED
+            entry.waitlist_ticket = waitlist.next_ticket(session)
+            session.waitlist_count += entry.party_size
+            session.waitlist_parties += 1
+            waiting.append(entry)
+    return winners, waiting
+
+
+def draw_run_when_due(*, session_id: int) -> bool:
+    """The job at ``draw_at``: run the draw if it is due and has not run; a draw moved later plans
+    itself again. Idempotent."""
+    session = Session.objects.filter(id=session_id).first()
+    if session is None or session.allocation != Session.Allocation.DRAW:
+        return False
+    if Draw.objects.filter(session=session, drawn_at__isnull=False).exists():
+        return False
+    due = session.draw_at or session.entry_closes_at
+    if due is None or timezone.now() < due or session.status != Session.Status.PUBLISHED:
+        if due is not None and session.status == Session.Status.PUBLISHED:
+            _plan_draw_job(session)
+        return False
+    try:
+        draw_run(session_id=session_id)
+    except ApplicationError as exc:
+        if exc.code == "already_drawn":
+            return False
+        raise
+    return True
+
+
+def entries_count(*, session: Session) -> int:
+    return (
+        Registration.objects.filter(session=session, entry_ref__isnull=False)
+        .exclude(Q(status=Registration.Status.CANCELLED))
+        .count()
+    )

@@ -1,0 +1,44 @@
+"""The session page shows the mode, the draw's window, time and seed hash, the fan's entry, and an
+offer with its deadline and one-click answers (issue 14, point 8)."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from events.models import Session
+from registrations import draws, services
+from tests.factories import SessionFactory, UserFactory
+from tests.frontend.test_pages import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_draw_sessions_page_shows_the_draw_and_the_fans_entry():
+    now = timezone.now()
+    session = SessionFactory(
+        capacity=2, max_party_size=2, allocation=Session.Allocation.DRAW,
+        entry_opens_at=now - dt.timedelta(hours=1), entry_closes_at=now + dt.timedelta(hours=1),
+    )  # fmt: skip
+    fan = UserFactory(email_verified_at=now)
+    page = client_for(fan).get(f"/sessions/{session.id}/").content.decode()
+    assert "Seats are drawn" in page and "Enter the draw" in page and 'name="party_size"' in page
+    entry, _ = services.registration_get_or_create(session_id=session.id, fan=fan)
+    page = client_for(fan).get(f"/sessions/{session.id}/").content.decode()
+    assert "You entered the draw" in page and entry.entry_ref in page
+    assert session.draw.seed_sha256 in page
+    Session.objects.filter(id=session.id).update(entry_closes_at=now - dt.timedelta(seconds=1))
+    draws.draw_run(session_id=session.id)
+    page = client_for(fan).get(f"/sessions/{session.id}/").content.decode()
+    assert f"/api/sessions/{session.id}/draw/order/" in page
+    assert "You're registered" in page
+
+
+def test_an_offer_shows_its_deadline_and_the_answers():
+    session = SessionFactory(capacity=1, offer_hold_minutes=60)
+    seated = services.registration_create(session=session, fan=UserFactory())
+    waiting = services.registration_create(session=session, fan=UserFactory())
+    services.registration_cancel(registration=seated)
+    page = client_for(waiting.fan).get(f"/sessions/{session.id}/").content.decode()
+    assert "A seat is offered to you" in page
+    assert f"/api/registrations/{waiting.id}/accept/" in page and f"/api/registrations/{waiting.id}/decline/" in page
