@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.fields import BooleanField
+from rest_framework.fields import BooleanField, IntegerField
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
@@ -172,8 +172,13 @@ class CSVParser(BaseParser):
 
 
 PLAN_FIELDS = set(SessionFieldsSerializer().fields)
-# A CSV plan's true/false columns are text: read as JSON's true and false before validation.
+# A CSV plan's columns are text: true/false and whole-number columns are read as JSON's values first.
 PLAN_BOOLEANS = {name for name, field in SessionFieldsSerializer().fields.items() if isinstance(field, BooleanField)}
+PLAN_INTEGERS = {name for name, field in SessionFieldsSerializer().fields.items() if isinstance(field, IntegerField)}
+
+
+def _csv_int(value: str):
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else value
 
 
 def _csv_bool(value: str):
@@ -225,9 +230,11 @@ def _read_rows(reader: csv.DictReader) -> list[dict]:
                 continue
             key = key.strip()
             if key == "hosts":
-                row[key] = [h for h in re.split(r"[;|\s]+", value) if h]
+                row[key] = [_csv_int(h) for h in re.split(r"[;|\s]+", value) if h]
+            elif key in PLAN_BOOLEANS:
+                row[key] = _csv_bool(value)
             else:
-                row[key] = _csv_bool(value) if key in PLAN_BOOLEANS else value
+                row[key] = _csv_int(value) if key in PLAN_INTEGERS else value
         rows.append(row)
     return rows
 

@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
+from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 
 from project.errors import ApplicationError
@@ -50,6 +51,31 @@ def refuse_numbers_as_text() -> None:
         return to_bool(field, data)
 
     serializers.BooleanField.to_internal_value = bool_only  # type: ignore[method-assign]
+
+    # A whole number (or an object's id) is a JSON number, not text; CSV plans convert theirs.
+    to_int = serializers.IntegerField.to_internal_value
+
+    def int_only(field: serializers.IntegerField, data):
+        if isinstance(data, (bool, str)):
+            field.fail("invalid")
+        return to_int(field, data)
+
+    serializers.IntegerField.to_internal_value = int_only  # type: ignore[method-assign]
+    to_pk = serializers.PrimaryKeyRelatedField.to_internal_value
+    validate_pk = serializers.PrimaryKeyRelatedField.run_validation
+
+    def pk_only(field: serializers.PrimaryKeyRelatedField, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            field.fail("incorrect_type", data_type=type(data).__name__)
+        return to_pk(field, data)
+
+    def no_blank_pk(field: serializers.PrimaryKeyRelatedField, data=empty):
+        if data == "":  # DRF reads "" as null for related fields
+            field.fail("incorrect_type", data_type="str")
+        return validate_pk(field, data)
+
+    serializers.PrimaryKeyRelatedField.to_internal_value = pk_only  # type: ignore[method-assign]
+    serializers.PrimaryKeyRelatedField.run_validation = no_blank_pk  # type: ignore[method-assign]
 
 
 class Pagination(PageNumberPagination):
