@@ -266,7 +266,9 @@ def reset(session_ids: list[int]) -> None:
     from registrations.models import Registration
 
     Registration.objects.filter(session_id__in=session_ids).delete()
-    Session.objects.filter(id__in=session_ids).update(confirmed_count=0, waitlist_count=0)
+    Session.objects.filter(id__in=session_ids).update(
+        confirmed_count=0, waitlist_count=0, offered_count=0, waitlist_parties=0, waitlist_seq=0
+    )
     # Every run starts from the same state: the last run's dead rows vacuumed and its WAL written
     # out, so that an autovacuum or a checkpoint does not land in the middle of the next run.
     with connection.cursor() as cursor:
