@@ -1,7 +1,7 @@
 """Email delivery of the outbox, run by the ``deliver_notices`` job.
 
 Each notice is claimed before it is sent (``queued``/due ``failed``/stale ``sending`` ->
-``sending``, one short transaction, ``SKIP LOCKED``) and recorded after (``sent``, or ``failed``
+``sending``, one conditional UPDATE, committed) and recorded after (``sent``, or ``failed``
 with its error and a retry job after the backoff). So two workers never send the same notice at
 once, and a worker that dies between the SMTP server's "250 OK" and the record leaves the notice
 ``sending``: once ``JOBS_STALE_SECONDS`` have passed it is sent again and counted in ``resends``.
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Case, F, Max, PositiveIntegerField, Q, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -36,31 +36,33 @@ def _stale_before(now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(seconds=settings.JOBS_STALE_SECONDS)
 
 
-def _claim(notice_id: int) -> Notice | None:
-    """The notice, now ``sending`` and ours, or None when it is not ours to send (sent, skipped,
-    being sent by a live worker, or failed and not due yet)."""
+def _claim(notice: Notice) -> bool:
+    """Take ``notice`` for sending: True when it is now ``sending`` and ours; False when it is not
+    ours to send (sent, skipped, being sent by a live worker, or failed and not due yet).
+
+    One conditional UPDATE: a second worker updating the same row waits for the first one's row
+    lock, then finds the row no longer claimable (PostgreSQL re-checks the WHERE on the new row).
+    ``notice`` (read at the job's start) gets the claimed values."""
     now = timezone.now()
     claimable = (
         Q(delivery=Delivery.QUEUED)
         | Q(delivery=Delivery.FAILED, next_attempt_at__lte=now)
         | Q(delivery=Delivery.SENDING, sending_since__lt=_stale_before(now))
     )
-    with transaction.atomic():
-        notice = (
-            Notice.objects.select_for_update(skip_locked=True)
-            .filter(claimable, id=notice_id)
-            .select_related("recipient")
-            .first()
-        )
-        if notice is None:
-            return None
-        if notice.delivery == Delivery.SENDING:
-            notice.resends += 1  # its worker died after claiming it: it may have been sent already
-        notice.delivery = Delivery.SENDING
-        notice.sending_since = now
+    taken = Notice.objects.filter(claimable, id=notice.id).update(
+        delivery=Delivery.SENDING,
+        sending_since=now,
+        attempts=F("attempts") + 1,
+        # Taken over from a worker that died after claiming it: it may have been sent already.
+        resends=Case(
+            When(delivery=Delivery.SENDING, then=F("resends") + 1),
+            default=F("resends"),
+            output_field=PositiveIntegerField(),
+        ),
+    )
+    if taken:
         notice.attempts += 1
-        notice.save(update_fields=["delivery", "sending_since", "attempts", "resends"])
-    return notice
+    return bool(taken)
 
 
 def email_of(notice: Notice) -> EmailMessage:
@@ -121,6 +123,9 @@ def _follow_up_busy(unclaimed: Sequence[int]) -> None:
 
 
 def _send(connection: BaseEmailBackend, notice: Notice) -> None:
+    # Opened once and kept for the job's notices (send_messages would otherwise open and close
+    # a connection per message).
+    connection.open()
     if not connection.send_messages([email_of(notice)]):
         raise RuntimeError("the mail backend accepted no message")
 
@@ -132,10 +137,14 @@ def deliver(*, notice_ids: Sequence[int]) -> dict[str, int]:
     attempts: dict[int, int] = {}
     unclaimed: list[int] = []
     connection = get_connection(fail_silently=False)
+    notices = Notice.objects.in_bulk(list(notice_ids))
+    unclaimed += [notice_id for notice_id in notice_ids if notice_id not in notices]
     try:
         for notice_id in notice_ids:
-            notice = _claim(notice_id)
+            notice = notices.get(notice_id)
             if notice is None:
+                continue
+            if not _claim(notice):
                 unclaimed.append(notice_id)
                 continue
             try:
