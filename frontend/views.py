@@ -47,7 +47,9 @@ def home(request: HttpRequest) -> HttpResponse:
     copy = _visitor_copy(request)
     if copy is not None:
         return copy
-    public, _found = page_cache.fragment("home", tuple(sorted(request.GET.lists())), lambda: _home_public(request))
+    # The host is part of every key: with SITE_URL unset, links in the page follow the address asked.
+    key = (request.get_host(), tuple(sorted(request.GET.lists())))
+    public, _found = page_cache.fragment("home", key, lambda: _home_public(request))
     assert public is not None  # noqa: S101 - the home page is public, its fragment always shared
     mine = selectors.fan_registrations_among(user=request.user, session_ids=public.data["session_ids"])
 
@@ -96,7 +98,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         return copy
     seats_key = selectors.seats_now_key(session_id)
     public, found = page_cache.fragment(
-        "session", (session_id,), lambda: _session_public(session_id), also=(seats_key,)
+        "session", (request.get_host(), session_id), lambda: _session_public(session_id), also=(seats_key,)
     )
     if public is None:  # not public (a draft): only its organizers and hosts, rendered for them alone
         public = _session_public(session_id, user=request.user)
@@ -185,7 +187,8 @@ def _page(
     if not_modified is not None:
         return _validated(not_modified, etag, last_modified, signed_in)
 
-    inputs = (template, request.get_full_path(), state[:4], user.get_username() if signed_in else None)
+    address = request.build_absolute_uri()
+    inputs = (template, address, state[:4], user.get_username() if signed_in else None)
     body = page_cache.rendered_pages.get(inputs)
     if body is None:
         extra = {"csrf_token": page_cache.CSRF_PLACEHOLDER} if signed_in else {}
@@ -194,7 +197,7 @@ def _page(
     if signed_in:
         body = body.replace(page_cache.CSRF_PLACEHOLDER, get_token(request))
     elif settings.SESSION_COOKIE_NAME not in request.COOKIES:
-        page_cache.visitor_pages.put((request.get_full_path(), language), (body, etag, last_modified))
+        page_cache.visitor_pages.put((address, language), (body, etag, last_modified))
     return _validated(HttpResponse(body), etag, last_modified, signed_in)
 
 
@@ -203,7 +206,7 @@ def _visitor_copy(request: HttpRequest) -> HttpResponse | None:
     (``page_cache.visitor_pages``). Signed in, or carrying a message: never."""
     if settings.SESSION_COOKIE_NAME in request.COOKIES or "messages" in request.COOKIES:
         return None
-    hit = page_cache.visitor_pages.get((request.get_full_path(), translation.get_language()))
+    hit = page_cache.visitor_pages.get((request.build_absolute_uri(), translation.get_language()))
     if hit is None:
         return None
     body, etag, last_modified = hit

@@ -187,3 +187,17 @@ def test_the_home_page_reads_one_page_of_sessions_whatever_their_number(django_a
     assert first.count('class="card"') == 30
     assert second.count('class="card"') == 5
     assert "35 sessions" in first
+
+
+def test_each_address_the_site_is_asked_by_gets_links_to_itself(settings):
+    settings.SITE_URL = ""
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "aperture.example"]
+    session = SessionFactory()
+    for url in (f"/sessions/{session.id}/", "/"):
+        for _ in range(2):  # the second time from the shared copies
+            for host in ("127.0.0.1:8101", "aperture.example"):
+                body = Client().get(url, headers={"host": host}).content.decode()
+                other = "aperture.example" if host.startswith("127") else "127.0.0.1:8101"
+                if url != "/":
+                    assert f"http://{host}/sessions/{session.id}/" in body  # in the add-to-calendar links
+                assert other not in body
