@@ -26,6 +26,7 @@ from events import services as event_services
 from events import sheets
 from events.models import City, Series, Session, Venue
 from frontend import workspace_selectors as selectors
+from frontend.selectors import draw_of
 from frontend.workspace_forms import FIELD_OF, CancelSessionForm, SessionForm
 from project import formats
 from project.errors import ApplicationError
@@ -294,7 +295,11 @@ def roster(request: HttpRequest, session_id: int) -> HttpResponse:
     return render(
         request,
         "frontend/workspace/roster.html",
-        {"session": session, "roster": registration_selectors.session_roster(session=session)},
+        {
+            "session": session,
+            "roster": registration_selectors.session_roster(session=session),
+            "draw": draw_of(session=session),
+        },
     )
 
 

@@ -12,7 +12,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -187,13 +187,35 @@ def draw_run(*, session_id: int, by: User | None = None) -> DrawResult:
     }
     order = draw.drawn_order(record.seed, ((ref, e.entry_weight) for ref, e in entries.items()))
     winners, waiting = _allocate(session, [entries[ref] for ref in order])
-    Registration.objects.bulk_update(winners + waiting, ["status", "waitlist_ticket"], batch_size=WRITE_BATCH)
+    _write_results(winners + waiting)
     waitlist.save_counters(session)
     record.drawn_at = now
     record.winners = [w.entry_ref for w in winners]
     record.save(update_fields=["drawn_at", "winners"])
     hooks.draw_done.send(session=session, registrations=winners + waiting)
     return DrawResult(confirmed=len(winners), waitlisted=len(waiting))
+
+
+_RESULTS_SQL = """
+UPDATE registrations_registration AS r
+SET status = v.status, waitlist_ticket = v.ticket, updated_at = %s
+FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, status, ticket)
+WHERE r.id = v.id
+"""
+
+
+def _write_results(entries: list[Registration]) -> None:
+    """Every entry's result in one statement on PostgreSQL (arrays joined to the table: 100,000 rows
+    in seconds, where per-row CASE expressions take minutes); elsewhere Django's bulk update."""
+    if connection.vendor != "postgresql":
+        Registration.objects.bulk_update(entries, ["status", "waitlist_ticket"], batch_size=WRITE_BATCH)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RESULTS_SQL,
+            [timezone.now(), [e.id for e in entries], [e.status for e in entries],
+             [e.waitlist_ticket for e in entries]],
+        )  # fmt: skip
 
 
 def _allocate(session: Session, ordered: list[Registration]) -> tuple[list[Registration], list[Registration]]:

@@ -185,6 +185,7 @@ class Roster:
     confirmed: list[RosterLine]
     waitlist: list[RosterLine]  # in waitlist order
     checked_in: int
+    entries: list[RosterLine] = dataclasses.field(default_factory=list)  # a draw's entries, not drawn yet
 
 
 def _person(user: User | None) -> str:
@@ -210,7 +211,14 @@ def session_roster(*, session: Session) -> Roster:
         else:
             registration.__dict__["_waitlist_position"] = len(waitlist) + 1  # in ticket order: counted here
             waitlist.append(line)
+    entries = [
+        RosterLine(entry, _person(entry.fan), "")
+        for entry in Registration.objects.filter(session=session, status=Registration.Status.ENTERED)
+        .select_related("fan", "priority_code")
+        .order_by("created_at", "id")
+    ]
     return Roster(
+        entries=entries,
         confirmed=confirmed,
         waitlist=waitlist,
         checked_in=sum(1 for c in confirmed if c.registration.checked_in_at is not None),

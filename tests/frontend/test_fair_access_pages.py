@@ -42,3 +42,23 @@ def test_an_offer_shows_its_deadline_and_the_answers():
     page = client_for(waiting.fan).get(f"/sessions/{session.id}/").content.decode()
     assert "A seat is offered to you" in page
     assert f"/api/registrations/{waiting.id}/accept/" in page and f"/api/registrations/{waiting.id}/decline/" in page
+
+
+def test_the_organizers_roster_shows_entries_weights_and_the_result(organization):
+    from tests.factories import PriorityCodeFactory, SeriesFactory, organizer_of
+
+    now = timezone.now()
+    session = SessionFactory(
+        series=SeriesFactory(organization=organization), capacity=1, allocation=Session.Allocation.DRAW,
+        entry_opens_at=now - dt.timedelta(hours=1), entry_closes_at=now + dt.timedelta(hours=1),
+    )  # fmt: skip
+    code = PriorityCodeFactory(series=session.series, weight=4)
+    fans = [UserFactory(email_verified_at=now) for _ in range(2)]
+    entry, _ = services.registration_get_or_create(session_id=session.id, fan=fans[0], priority_code=code.code)
+    services.registration_get_or_create(session_id=session.id, fan=fans[1])
+    page = client_for(organizer_of(organization)).get(f"/plan/sessions/{session.id}/roster/").content.decode()
+    assert entry.entry_ref in page and code.code in page and "<td>4</td>" in page
+    Session.objects.filter(id=session.id).update(entry_closes_at=now - dt.timedelta(seconds=1))
+    draws.draw_run(session_id=session.id)
+    page = client_for(organizer_of(organization)).get(f"/plan/sessions/{session.id}/roster/").content.decode()
+    assert f"/api/sessions/{session.id}/draw/order/" in page and "Waitlist (1)" in page
