@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.db import transaction
+
 from accounts.models import User
 from events.models import Session
 from notices import compose
 from notices.models import Notice, StreamFollow
 from notices.reminders import reminders_plan
 from notices.services import Outgoing, compose_for, notices_queue
-from project import hooks
+from project import hooks, jobs
 from project.site import site_url
 from registrations.models import Registration
 from registrations.selectors import active_registrations_of_session
@@ -78,7 +80,45 @@ def on_seats_offered(*, session: Session, registrations: Sequence[Registration])
 
 
 def on_draw_done(*, session: Session, registrations: Sequence[Registration]) -> None:
-    _to_parties(session, registrations, Notice.Kind.DRAWN, lambda r: compose.drawn(session=r.session, registration=r))
+    """A draw may have 100,000 entries: their notices are written by a job, in batches, after the
+    draw's own transaction (which stays short), each once (dedupe key)."""
+    from notices.tasks import tell_draw_results
+
+    jobs.enqueue(tell_draw_results, session.id)
+
+
+def draw_results_tell(*, session_id: int, batch: int = 1000) -> int:
+    """Write the notices of a drawn session's entries that have none yet, ``batch`` at a time.
+    Returns how many were written."""
+    written = 0
+    entries = Registration.objects.filter(session_id=session_id, entry_ref__isnull=False).order_by("id")
+    ids = list(entries.values_list("id", flat=True))
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        keys = {f"drawn:{session_id}:{pk}" for pk in chunk}
+        done = set(Notice.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+        todo = [pk for pk in chunk if f"drawn:{session_id}:{pk}" not in done]
+        with transaction.atomic():
+            written += len(_tell_drawn(session_id, todo))
+    return written
+
+
+def _tell_drawn(session_id: int, ids: list[int]) -> list[Notice]:
+    outgoing = []
+    session = None
+    rows = Registration.objects.filter(id__in=ids).select_related(
+        "fan", "session", "session__series", "session__venue", "session__city"
+    )
+    for registration in rows:
+        session = registration.session
+        _language, subject, body = compose_for(
+            registration.fan, lambda r=registration: _pair(compose.drawn(session=r.session, registration=r))
+        )
+        key = f"drawn:{session_id}:{registration.id}"
+        outgoing.append(Outgoing(recipient=registration.fan, subject=subject, body=body, dedupe_key=key))
+    if not outgoing:
+        return []
+    return notices_queue(kind=Notice.Kind.DRAWN, outgoing=outgoing, session=session)
 
 
 def on_email_verification_requested(*, user: User, token: str) -> None:

@@ -26,3 +26,11 @@ def fan_out_message(message_id: int, fan_ids: list[int]) -> int:
     from notices.messages import message_fan_out
 
     return message_fan_out(message_id=message_id, fan_ids=fan_ids)
+
+
+@jobs.job
+def tell_draw_results(session_id: int) -> int:
+    """Tell every entry of a drawn session its result (``notices.handlers.draw_results_tell``)."""
+    from notices.handlers import draw_results_tell
+
+    return draw_results_tell(session_id=session_id)

@@ -240,3 +240,20 @@ def test_the_demo_programs_draw_is_recomputed_by_the_script(tmp_path):
     run = subprocess.run([sys.executable, str(script), str(saved)], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert json.loads(saved.read_text())["order"][0]["weight"] in (1, 3)
+
+
+def test_everyone_is_told_the_result_once(draw_session, run_jobs, mailoutbox):
+    from notices.models import Notice
+
+    for _ in range(5):
+        enter(draw_session, verified())
+    close_entries(draw_session)
+    draws.draw_run(session_id=draw_session.id)
+    run_jobs()
+    notices = Notice.objects.filter(kind=Notice.Kind.DRAWN, session=draw_session)
+    assert notices.count() == 5
+    assert len(mailoutbox) == 5
+    assert sum("You were drawn" in m.subject for m in mailoutbox) == 3
+    from notices.handlers import draw_results_tell
+
+    assert draw_results_tell(session_id=draw_session.id) == 0  # a second run tells nobody twice
