@@ -226,7 +226,7 @@ def stream_report_figures(*, stream: Stream) -> dict[str, Any]:
         "status": stream.status,
         "started_at": stream.started_at.isoformat() if stream.started_at else None,
         "ended_at": stream.ended_at.isoformat() if stream.ended_at else None,
-        "peak": max(stream.peak, max(values or [0])),
+        "peak": stream.peak,  # settled (streams.presence): never a killed worker's double count
         "peak_at": peak_at.isoformat() if peak_at else None,
         "average_concurrent": round(statistics.fmean(values), 1) if values else 0.0,
         "median_concurrent": float(statistics.median(values)) if values else 0.0,

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
-from django.db.models.functions import Greatest
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
@@ -251,7 +251,9 @@ def stream_record_figures(*, stream_id: int, figures: Figures, at: dt.datetime) 
             peak=Greatest(F("peak"), peak),
             total_views=Greatest(F("total_views"), figures.total_views),
             unique_viewers=Greatest(F("unique_viewers"), figures.unique_viewers),
-            last_concurrent=figures.concurrent,
+            # Never above the peak (a database constraint): with several processes the settled peak
+            # may trail a rising concurrent count by a report.
+            last_concurrent=Least(Value(figures.concurrent), Greatest(F("peak"), Value(peak))),
         )
     )
     if updated and Stream.objects.filter(id=stream_id, status=Stream.Status.LIVE).exists():

@@ -204,3 +204,13 @@ def test_hosts_stats_put_registered_and_checked_in_beside_the_audience(stream, h
     stats = client_for(host).get(f"/api/streams/{stream.id}/stats/").json()
     assert (stats["registered"], stats["checked_in"], stats["external"]) == (2, 1, [])
     assert "registered" not in client_for(fan).get(f"/api/streams/{stream.id}/stats/").json()
+
+
+def test_a_sample_whose_count_runs_ahead_of_the_settled_peak_is_saved(stream):
+    """With several workers the settled peak may trail the summed count by a report: the sample is
+    still saved, and the stored last count never exceeds the peak (a database constraint)."""
+    services.stream_start(stream=stream)
+    services.stream_record_figures(stream_id=stream.id, figures=Figures(12, 9, 12, 12, {"web": 12}), at=timezone.now())
+    stream.refresh_from_db()
+    assert (stream.peak, stream.last_concurrent) == (9, 9)
+    assert list(ViewerSample.objects.filter(stream=stream).values_list("concurrent", flat=True)) == [12]
