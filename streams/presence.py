@@ -149,7 +149,8 @@ class MemoryPresence(PresenceBackend):
         self._procs: dict[str, float] = {}  # process id -> liveness expiry (monotonic)
         self._counts: dict[int, dict[str, int]] = {}  # stream -> process -> count
         self._reported: dict[int, dict[str, float]] = {}  # stream -> process -> its last report (monotonic)
-        self._candidates: dict[int, list[tuple[float, int, frozenset[str]]]] = {}  # (at, concurrent, processes)
+        # (at, concurrent, processes in the sum, the process whose report made it)
+        self._candidates: dict[int, list[tuple[float, int, frozenset[str], str]]] = {}
         self._grace: dict[tuple[int, str], float] = {}  # (stream, viewer) -> grace expiry
         self._views: dict[int, int] = {}
         self._peaks: dict[int, int] = {}
@@ -183,14 +184,14 @@ class MemoryPresence(PresenceBackend):
         peak = max(self._peaks.get(stream_id, 0), floors.peak)
         candidates = self._candidates.setdefault(stream_id, [])
         if (reporter or not contributors) and concurrent > peak:  # (a read with no process in it settles)
-            candidates.append((now, concurrent, frozenset(contributors)))
+            candidates.append((now, concurrent, frozenset(contributors), reporter))
             del candidates[:-_MAX_CANDIDATES]
         pending = []
-        for at, value, pids in candidates:
-            if all(reported.get(pid, -1.0) >= at for pid in pids):
+        for at, value, pids, creator in candidates:
+            if all(pid in (reporter, creator) or reported.get(pid, -1.0) > at for pid in pids):
                 peak = max(peak, value)  # every process in the sum was alive after it: settled
             elif all(pid in reported for pid in pids):
-                pending.append((at, value, pids))
+                pending.append((at, value, pids, creator))
             # else a process in it has died since: its count there may have been counted twice
         self._candidates[stream_id] = pending
         self._peaks[stream_id] = peak
@@ -251,7 +252,7 @@ class MemoryPresence(PresenceBackend):
 #   P:pk:<s>        peak (only raised)        P:tv:<s>  total views        P:hll:<s>  unique viewers
 #   P:v:<s>:<vkey>  grace key of a viewer     P:smp:<s> who saves the next timeline point
 #   P:rt:<s>        hash pid -> when that process last reported (Redis TIME, ms)
-#   P:pc:<s>        list of unsettled peak candidates "at|concurrent|pid pid ..." (see the module doc)
+#   P:pc:<s>        list of unsettled peak candidates "at|concurrent|creator|pid pid ..." (module doc)
 # and publishes "<s>|<pid>" on channel P:chg when a process's count of s changed or new views came in:
 # the other processes tick at once on hearing it (streams.hub), so a change crosses processes in
 # one round trip instead of waiting for their next tick.
@@ -350,7 +351,7 @@ for _ = 1, n do
   local peak = math.max(tonumber(redis.call('GET', pk) or '0'), pfloor)
   local pck = P .. ':pc:' .. s
   if (pid ~= '' or #contrib == 0) and web + xsum > peak then
-    redis.call('RPUSH', pck, now .. '|' .. (web + xsum) .. '|' .. table.concat(contrib, ' '))
+    redis.call('RPUSH', pck, now .. '|' .. (web + xsum) .. '|' .. pid .. '|' .. table.concat(contrib, ' '))
     redis.call('LTRIM', pck, -64, -1)
     redis.call('PEXPIRE', pck, 86400000)
   end
@@ -358,13 +359,20 @@ for _ = 1, n do
   if #cands > 0 then
     local pending = {}
     for _, cand in ipairs(cands) do
-      local at, value, pids = string.match(cand, '^(%d+)|(%d+)|(.*)$')
+      local at, value, creator, pids = string.match(cand, '^(%d+)|(%d+)|([^|]*)|(.*)$')
+      if at == nil then  -- written before the creator was kept
+        creator = ''
+        at, value, pids = string.match(cand, '^(%d+)|(%d+)|(.*)$')
+      end
       at = tonumber(at)
       local settled, alive = true, true
       for q in string.gmatch(pids, '%S+') do
         local seen = reported[q]
         if seen == nil then alive = false; settled = false; break end
-        if seen < at then settled = false end
+        -- "Reported again": strictly after the candidate (a report in the same millisecond may have
+        -- come before it). The process whose report made the candidate, and the one reporting now
+        -- (scripts run one at a time, so after the candidate), count as current.
+        if q ~= pid and q ~= creator and seen <= at then settled = false end
       end
       if settled then
         if tonumber(value) > peak then peak = tonumber(value) end
