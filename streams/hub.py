@@ -229,7 +229,10 @@ class Hub:
         tasks = [t for t in [self.task, self.listener, *self._delivery] if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # Bounded: a task that swallowed its cancellation (a client library converting it into a
+            # timeout, say) is left behind rather than hanging the shutdown.
+            await asyncio.wait(tasks, timeout=5)
         self.task = None
         self.listener = None
         await aclose_backends()

@@ -518,6 +518,9 @@ class RedisPresence(PresenceBackend):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: the periodic ticks carry the changes meanwhile
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # a cancellation the client turned into an error
+                    raise asyncio.CancelledError from exc
                 if not failing:
                     logger.warning("presence: not hearing other processes' changes (%s); retrying", exc)
                 failing = True
