@@ -39,14 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.registration_rush import (  # noqa: E402 - after the path is set
-    django_setup,
-    ensure_database,
-    external_server,
     reset,
-    running_server,
     seed,
     verify,
 )
+from bench.rush_common import fan_session_keys, measured_server, prepare_database  # noqa: E402
 
 REGISTER_LUA = """
 local tokens = {}
@@ -105,21 +102,12 @@ def _ms(match) -> float:
 
 
 def signed_in_cookie() -> str:
-    """A session cookie of one bench fan, made the way Django's login makes one (no password hashing)."""
+    """A session cookie of one bench fan; a browser sends back the CSRF cookie its first page set,
+    and so does this one."""
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.cached_db import SessionStore
 
-    from accounts.models import User
-
-    fan = User.objects.filter(username__startswith="bench-fan-").order_by("username").first()
-    store = SessionStore()
-    store[SESSION_KEY] = str(fan.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = fan.get_session_auth_hash()
-    store.create()
-    # A browser sends back the CSRF cookie its first page set: so does this one.
-    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}; {settings.CSRF_COOKIE_NAME}={secrets.token_hex(16)}"
+    ((_fan_id, session_key),) = fan_session_keys(1)
+    return f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={secrets.token_hex(16)}"
 
 
 def first_registrations_times(session_id: int, capacity: int) -> float | None:
@@ -150,15 +138,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated targets to run (default: all)")
     args = parser.parse_args()
 
-    ensure_database(args.database_url)
-    os.environ["REDIS_URL"] = args.redis_url
-    django_setup(args.database_url)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    prepare_database(args.database_url, args.redis_url)
     from events.models import Session
 
-    reset(list(Session.objects.filter(series__slug="bench-rush").values_list("id", flat=True)))
     session_ids, tokens = seed(fans=args.fans, sessions=5, capacity=40)
     reset(session_ids)
     cookie = signed_in_cookie()
@@ -179,20 +161,7 @@ def main() -> int:
     }
     if args.only:
         targets = {k: v for k, v in targets.items() if k in args.only.split(",")}
-    log = Path(tempfile.mkdtemp()) / "server.log"
-    server = (
-        external_server(args.base_url)
-        if args.base_url
-        else running_server(
-            "gunicorn",
-            database_url=args.database_url,
-            workers=args.workers,
-            threads=args.threads,
-            pool_size=10,
-            log=log,
-            throttle_redis=args.redis_url,
-        )
-    )
+    server = measured_server(args)
     results: dict[tuple[str, int], list[dict]] = {}
     offset = 0
     with server as (host, port):

@@ -20,7 +20,6 @@ import os
 import random
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,35 +28,19 @@ sys.path.insert(0, str(ROOT))
 
 from bench.registration_rush import (  # noqa: E402 - after the path is set
     Connection,
-    django_setup,
-    ensure_database,
-    external_server,
     reset,
-    running_server,
     seed,
     verify,
 )
+from bench.rush_common import fan_session_keys, measured_server, prepare_database  # noqa: E402
 
 STEPS = ("home", "session page", "register", "my sessions")
 
 
 def fan_cookies(count: int) -> list[tuple[int, str, str]]:
-    """(fan id, session cookie value, CSRF secret) for ``count`` bench fans: Django sessions made as
-    login makes them (no password hashing), a CSRF secret each (sent as cookie and header)."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.cached_db import SessionStore
-
-    from accounts.models import User
-
-    fans = []
-    for fan in User.objects.filter(username__startswith="bench-fan-").order_by("username")[:count]:
-        store = SessionStore()
-        store[SESSION_KEY] = str(fan.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = fan.get_session_auth_hash()
-        store.create()
-        fans.append((fan.pk, store.session_key, secrets.token_hex(16)))
-    return fans
+    """(fan id, session cookie value, CSRF secret) for ``count`` bench fans: the secret is sent as
+    the CSRF cookie and header, as the page's script does."""
+    return [(fan_id, key, secrets.token_hex(16)) for fan_id, key in fan_session_keys(count)]
 
 
 def headers_of(session_key: str, csrf: str) -> dict:
@@ -178,33 +161,14 @@ def main() -> int:
     args = parser.parse_args()
     think = tuple(float(x) for x in args.think.split(","))
 
-    ensure_database(args.database_url)
-    os.environ["REDIS_URL"] = args.redis_url
-    django_setup(args.database_url)
-    from django.core.management import call_command
-
+    prepare_database(args.database_url, args.redis_url)
     from events.models import Session
 
-    call_command("migrate", verbosity=0)
-    reset(list(Session.objects.filter(series__slug="bench-rush").values_list("id", flat=True)))
     session_ids, _tokens = seed(fans=max(args.fans, 1000), sessions=2, capacity=30)
     Session.objects.filter(id=session_ids[1]).update(capacity=300)
     reset(session_ids)
     fans = fan_cookies(args.fans)
-    log = Path(tempfile.mkdtemp()) / "server.log"
-    server = (
-        external_server(args.base_url)
-        if args.base_url
-        else running_server(
-            "gunicorn",
-            database_url=args.database_url,
-            workers=args.workers,
-            threads=args.threads,
-            pool_size=10,
-            log=log,
-            throttle_redis=args.redis_url,
-        )
-    )
+    server = measured_server(args)
     with server as address:
         print(f"server http://{address[0]}:{address[1]}; load average {os.getloadavg()[0]:.1f}", flush=True)
         result = asyncio.run(simulate(address, fans, (session_ids[0], session_ids[1]), args.arrival_seconds, think))

@@ -117,6 +117,9 @@ def seats_now_key(session_id: int) -> str:
     return registration_selectors.seats_now_key(session_id)
 
 
+_SEAT_FIGURES = ("capacity", "confirmed_count", "waitlist_count", "waitlist_enabled", "offered_count")
+
+
 def with_current_seats(session: Session, *, registration: FanPlace | None, shared: object = None) -> Session:
     """The session (a copy out of the page cache) with its seat figures as of now.
 
@@ -124,18 +127,13 @@ def with_current_seats(session: Session, *, registration: FanPlace | None, share
     they reload after clicking never shows a seat that is gone. Anyone else sees the shared copy,
     at most a second old (``shared``: that copy if the caller read it already), which the page's
     script then keeps current."""
-    if registration is not None:
-        fresh = registration
-        figures = (fresh.capacity, fresh.confirmed_count, fresh.waitlist_count, fresh.waitlist_enabled)
-        offered = fresh.offered_count
-    else:
-        current = registration_selectors.seats_now_shared(session_id=session.id, cached=shared)
-        if current is None:  # not public: the session was read just now, its figures are current
+    source: FanPlace | registration_selectors.SeatsNow | None = registration
+    if source is None:
+        source = registration_selectors.seats_now_shared(session_id=session.id, cached=shared)
+        if source is None:  # not public: the session was read just now, its figures are current
             return session
-        figures = (current.capacity, current.confirmed_count, current.waitlist_count, current.waitlist_enabled)
-        offered = current.offered_count
-    session.capacity, session.confirmed_count, session.waitlist_count, session.waitlist_enabled = figures
-    session.offered_count = offered  # seats held by open offers are not free
+    for figure in _SEAT_FIGURES:  # seats held by open offers (offered_count) are not free
+        setattr(session, figure, getattr(source, figure))
     return session
 
 
