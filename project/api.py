@@ -15,10 +15,11 @@ from project.errors import ApplicationError
 
 
 def refuse_numbers_as_text() -> None:
-    """Text fields take text, number fields numbers: DRF's CharField (and so SlugField, EmailField,
-    RegexField...) turns a JSON number into a string (``{"reason": 0}`` became the reason "0"), which
-    the schema's ``type: string`` does not allow. Made project-wide once, at start-up
-    (ProjectConfig.ready), so that no serializer can forget it; CSV rows are text already."""
+    """Text fields take text (no longer than their maximum as sent), number fields numbers: DRF's
+    CharField (and so SlugField, EmailField, RegexField...) turns a JSON number into a string
+    (``{"reason": 0}`` became the reason "0"), which the schema's ``type: string`` does not allow.
+    Made project-wide once, at start-up (ProjectConfig.ready), so that no serializer can forget it;
+    CSV rows are text already."""
     if getattr(serializers.CharField, "_refuses_numbers", False):
         return
     to_internal_value = serializers.CharField.to_internal_value
@@ -26,6 +27,10 @@ def refuse_numbers_as_text() -> None:
     def text_only(field: serializers.CharField, data):
         if not isinstance(data, str):
             field.fail("invalid")
+        # The length is the schema's ``maxLength`` of the text as sent: DRF trims whitespace first
+        # (including control characters such as U+001C) and would accept a text one character too long.
+        if field.max_length is not None and len(data) > field.max_length:
+            field.fail("max_length", max_length=field.max_length)
         return to_internal_value(field, data)
 
     serializers.CharField.to_internal_value = text_only  # type: ignore[method-assign]
