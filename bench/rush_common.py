@@ -25,6 +25,7 @@ def prepare_database(database_url: str, redis_url: str) -> None:
 def fan_session_keys(count: int) -> list[tuple[int, str]]:
     """(fan id, session key) of ``count`` bench fans, signed in the way Django's login signs in
     (no password hashing)."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.cached_db import SessionStore
 
@@ -34,7 +35,7 @@ def fan_session_keys(count: int) -> list[tuple[int, str]]:
     for fan in User.objects.filter(username__startswith="bench-fan-").order_by("username")[:count]:
         store = SessionStore()
         store[SESSION_KEY] = str(fan.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = fan.get_session_auth_hash()
         store.create()
         keys.append((fan.pk, store.session_key))

@@ -7,7 +7,7 @@ make prod's nginx), and in each round, on the same server and one after the othe
 
   trivial         GET /api/health/live/ (Django + DRF, no database): the yardstick, measured right
                   before and right after every other target
-  home            GET / as a visitor and as a signed-in fan (session cookie)
+  home            GET / as a visitor and as a signed-in fan (every request another fan's session cookie)
   session         GET /sessions/{id}/ as a visitor and as a signed-in fan
   seats           GET /api/sessions/{id}/seats/ (what the session page polls)
   register-1      POST /api/sessions/{id}/registrations/, every request a different fan (token), one
@@ -62,6 +62,18 @@ request = function()
 end
 """
 
+# A signed-in fan's page load, every request a different fan (a file of session cookies, one per
+# line): a page rendered for one fan must not be what the next fan's request is measured on.
+FAN_PAGE_LUA = """
+local cookies = {}
+for line in io.lines(os.getenv("BENCH_COOKIES")) do cookies[#cookies + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", nil, {["Cookie"] = cookies[(n - 1) % #cookies + 1]})
+end
+"""
+
 
 def wrk(url: str, *, connections: int, seconds: float, headers: dict | None = None, script: str = "", env=None) -> dict:
     command = [
@@ -101,13 +113,15 @@ def _ms(match) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def signed_in_cookie() -> str:
-    """A session cookie of one bench fan; a browser sends back the CSRF cookie its first page set,
-    and so does this one."""
+def signed_in_cookies(count: int) -> list[str]:
+    """Session cookies of ``count`` bench fans; a browser sends back the CSRF cookie its first page
+    set, and so does each of these."""
     from django.conf import settings
 
-    ((_fan_id, session_key),) = fan_session_keys(1)
-    return f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={secrets.token_hex(16)}"
+    return [
+        f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={secrets.token_hex(16)}"
+        for _fan_id, session_key in fan_session_keys(count)
+    ]
 
 
 def first_registrations_times(session_id: int, capacity: int) -> float | None:
@@ -135,6 +149,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fans", type=int, default=30_000)
     parser.add_argument("--sellouts", type=int, default=10)
+    parser.add_argument("--signed-in-fans", type=int, default=5000, help="fans whose page loads rotate")
     parser.add_argument("--only", default="", help="comma-separated targets to run (default: all)")
     args = parser.parse_args()
 
@@ -143,7 +158,10 @@ def main() -> int:
 
     session_ids, tokens = seed(fans=args.fans, sessions=5, capacity=40)
     reset(session_ids)
-    cookie = signed_in_cookie()
+    cookies_file = Path(tempfile.mkdtemp()) / "cookies.txt"
+    cookies_file.write_text("\n".join(signed_in_cookies(args.signed_in_fans)) + "\n")
+    fan_script = cookies_file.parent / "fan_page.lua"
+    fan_script.write_text(FAN_PAGE_LUA)
     tokens_file = Path(tempfile.mkdtemp()) / "tokens.txt"
     tokens_file.write_text("\n".join(tokens) + "\n")
     script = Path(tokens_file.parent) / "register.lua"
@@ -152,9 +170,9 @@ def main() -> int:
     hot = session_ids[0]
     targets = {
         "home visitor": ("GET", "/", None),
-        "home fan": ("GET", "/", cookie),
+        "home fan": ("GET", "/", True),
         "session visitor": ("GET", f"/sessions/{hot}/", None),
-        "session fan": ("GET", f"/sessions/{hot}/", cookie),
+        "session fan": ("GET", f"/sessions/{hot}/", True),
         "seats poll": ("GET", f"/api/sessions/{hot}/seats/", None),
         "register-1": ("POST", [hot], None),
         "register-5": ("POST", session_ids, None),
@@ -190,9 +208,16 @@ def main() -> int:
                         checked = verify(target, settled_count(target))
                         figures["oversold"] = checked["overbooked_sessions"]
                         figures["problems"] = checked["problems"]
+                    elif with_cookie:
+                        figures = wrk(
+                            base + target,
+                            connections=connections,
+                            seconds=args.duration,
+                            script=str(fan_script),
+                            env={"BENCH_COOKIES": str(cookies_file)},
+                        )
                     else:
-                        headers = {"Cookie": with_cookie} if with_cookie else None
-                        figures = wrk(base + target, connections=connections, seconds=args.duration, headers=headers)
+                        figures = wrk(base + target, connections=connections, seconds=args.duration)
                     # The yardstick right before and right after, on the same server: the machine's
                     # drift weighs on both sides of the ratio alike.
                     after = wrk(trivial_url, connections=connections, seconds=args.duration)

@@ -88,6 +88,24 @@ def new_fragment(html: str, **data: Any) -> Fragment:
 # gets a freshly masked token (Django masks it anew every time, so compressed pages give nothing
 # away to a BREACH-style attack).
 CSRF_PLACEHOLDER = "csrf-placeholder-7e1d0c52"
+# Likewise the signed-in person's name and their bell's unread count, so that one rendering of a
+# page's layout serves every fan whose own part of it is the same (frontend.views._page).
+USERNAME_PLACEHOLDER = "username-placeholder-5b0e9f31"
+BELL_MARKER = "<!--bell-placeholder-c41d-->"
+
+
+class _PlaceholderUser:
+    """What the layout reads of ``user`` when it is rendered for many signed-in fans at once."""
+
+    is_authenticated = True
+    is_anonymous = False
+    username = USERNAME_PLACEHOLDER
+
+    def get_username(self) -> str:
+        return USERNAME_PLACEHOLDER
+
+
+PLACEHOLDER_USER = _PlaceholderUser()
 
 
 class RenderedPages:

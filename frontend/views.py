@@ -1,6 +1,7 @@
 """Server-rendered pages. Reads go through selectors; every write is a button that calls the REST
 API (see static/frontend/app.js), except sign-up, which calls accounts.services directly."""
 
+import functools
 import hashlib
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response, patch_vary_headers
+from django.utils.html import escape
 from django.utils.http import http_date, quote_etag, url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -30,9 +32,11 @@ from accounts.selectors import is_host_member
 from events import selectors as event_selectors
 from events.models import Session
 from frontend import page_cache, selectors
+from frontend.context import nav_roles
 from frontend.forms import SessionFilterForm, SignupForm
 from frontend.player import Player, page_policy, player_for
 from frontend.throttles import retry_after
+from notices import selectors as notice_selectors
 from project.csp import header_name as csp_header_name
 from project.errors import ApplicationError
 from project.i18n import normalize_language
@@ -53,15 +57,14 @@ def home(request: HttpRequest) -> HttpResponse:
     assert public is not None  # noqa: S101 - the home page is public, its fragment always shared
     mine = selectors.fan_registrations_among(user=request.user, session_ids=public.data["session_ids"])
 
-    def context() -> dict:
-        html = public.html
+    def fill(html: str) -> str:
         for registration in mine:
             tag = render_to_string("frontend/includes/my_card_tag.html", {"registration": registration})
             html = html.replace(f"<!--mine:{registration.session_id}-->", tag, 1)
-        return {"public_html": mark_safe(html)}  # noqa: S308 - our own rendering
+        return html
 
     personal = tuple((r.id, r.status, r.waitlist_position) for r in mine)
-    return _page(request, "frontend/home.html", context, public, personal)
+    return _page(request, "frontend/home.html", {}, public, personal, fill)
 
 
 def _home_public(request: HttpRequest) -> page_cache.Fragment:
@@ -110,7 +113,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
 
     draw = selectors.draw_of(session=session)
 
-    def context() -> dict:
+    def fill(html: str) -> str:
         panel_context = {
             "session": session,
             "registration": registration,
@@ -119,8 +122,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "party_sizes": range(1, session.max_party_size + 1),
         }
         panel = render_to_string("frontend/includes/registration_panel.html", panel_context, request=request)
-        html = public.html.replace("<!--registration-panel-->", panel, 1)
-        return {"public_html": mark_safe(html), "session": session}  # noqa: S308 - our own rendering
+        return html.replace("<!--registration-panel-->", panel, 1)
 
     mine = (
         (registration.id, registration.status, registration.waitlist_position, registration.party_size,
@@ -130,7 +132,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     )  # fmt: skip
     drawn = (draw["status"], draw["entries"], draw["seed_sha256"]) if draw else None
     personal = (mine, session.capacity, session.confirmed_count, session.waitlist_count, window, drawn)
-    return _page(request, "frontend/session_detail.html", context, public, personal)
+    return _page(request, "frontend/session_detail.html", {"session": session}, public, personal, fill)
 
 
 def _session_public(session_id: int, user: User | AnonymousUser | None = None) -> page_cache.Fragment | None:
@@ -158,47 +160,71 @@ def _session_public(session_id: int, user: User | AnonymousUser | None = None) -
 
 
 def _page(
-    request: HttpRequest, template: str, context: Callable[[], dict], public: page_cache.Fragment, personal: object
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    public: page_cache.Fragment,
+    personal: object,
+    fill: Callable[[str], str],
 ) -> HttpResponse:
     """A page made of a shared fragment and the visitor's own part (``personal``: everything of
-    theirs the page shows), rendered only when it must be:
+    theirs the page shows; ``fill`` puts it into the fragment's markers), rendered only when it must be:
 
     - a reload of an unchanged page is answered 304: the ETag covers the fragment, the language,
-      who is signed in, their own part and their CSRF cookie (a 304 keeps the page's form tokens,
-      which stay valid while that cookie does);
+      who is signed in, their own part, their bell and workspace links and their CSRF cookie (a 304
+      keeps the page's form tokens, which stay valid while that cookie does);
     - a page already rendered in this process from the same inputs is reused
-      (``page_cache.rendered_pages``), with a freshly masked CSRF token put in for a signed-in fan.
+      (``page_cache.rendered_pages``). For a signed-in fan those inputs are what the page shows of
+      them (their place, their workspace links), not who they are: their name, their bell's count
+      and a freshly masked CSRF token are put into the reused page per request, so a thousand fans
+      who have no place yet share one rendering of the layout.
     """
     user = request.user
     signed_in = user.is_authenticated
     language = translation.get_language()
+    nav = (nav_roles(user), notice_selectors.unread_count_as_signed_in(user=user)) if signed_in else None
     state = (
         public.etag,
         language,
         user.pk if signed_in else None,
         personal,
         request.COOKIES.get(settings.CSRF_COOKIE_NAME),
+        nav,
     )
     etag = quote_etag(hashlib.sha256(repr(state).encode()).hexdigest()[:32])
     last_modified = None if signed_in else int(public.built_at)
     if len(messages.get_messages(request)) > 0:  # shown once: rendered afresh, never reused
-        return _validated(render(request, template, context()), etag, last_modified, signed_in)
+        page = {**context, "public_html": mark_safe(fill(public.html))}  # noqa: S308 - our own rendering
+        return _validated(render(request, template, page), etag, last_modified, signed_in)
     not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
     if not_modified is not None:
         return _validated(not_modified, etag, last_modified, signed_in)
 
     address = request.build_absolute_uri()
-    inputs = (template, address, state[:4], user.get_username() if signed_in else None)
+    roles = nav[0] if nav else None
+    inputs = (template, address, public.etag, language, signed_in, roles, personal)
     body = page_cache.rendered_pages.get(inputs)
     if body is None:
-        extra = {"csrf_token": page_cache.CSRF_PLACEHOLDER} if signed_in else {}
-        body = render(request, template, {**context(), **extra}).content.decode()
+        page = {**context, "public_html": mark_safe(public.html)}  # noqa: S308 - our own rendering
+        if signed_in:
+            page.update(user=page_cache.PLACEHOLDER_USER, csrf_token=page_cache.CSRF_PLACEHOLDER)
+            page.update(bell_marker=mark_safe(page_cache.BELL_MARKER))  # noqa: S308 - a constant
+        body = fill(render(request, template, page).content.decode())
         page_cache.rendered_pages.put(inputs, body)
     if signed_in:
-        body = body.replace(page_cache.CSRF_PLACEHOLDER, get_token(request))
+        body = (
+            body.replace(page_cache.USERNAME_PLACEHOLDER, escape(user.get_username()))
+            .replace(page_cache.BELL_MARKER, _bell_badge(nav[1], language), 1)
+            .replace(page_cache.CSRF_PLACEHOLDER, get_token(request))
+        )
     elif settings.SESSION_COOKIE_NAME not in request.COOKIES:
         page_cache.visitor_pages.put((address, language), (body, etag, last_modified))
     return _validated(HttpResponse(body), etag, last_modified, signed_in)
+
+
+@functools.lru_cache(maxsize=256)
+def _bell_badge(unread: int, language: str | None) -> str:
+    return render_to_string("frontend/includes/bell_badge.html", {"unread_notices": unread})
 
 
 def _visitor_copy(request: HttpRequest) -> HttpResponse | None:
@@ -334,7 +360,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 for message in messages:
                     form.add_error(field if field in form.fields else None, message)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.AccountBackend")
             return redirect(next_url or "my-sessions")
     return render(request, "frontend/signup.html", {"form": form, "next": next_url})
 

@@ -8,6 +8,7 @@ class NoticesConfig(AppConfig):
     verbose_name = _("notices")
 
     def ready(self) -> None:
-        from notices import handlers
+        from notices import handlers, selectors
 
         handlers.connect()
+        selectors.read_unread_count_with_user()

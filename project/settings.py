@@ -151,6 +151,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # SQLite cannot defer unique constraints; PostgreSQL enforces them (see registrations.models).
 SILENCED_SYSTEM_CHECKS = ["models.W038"]
 AUTH_USER_MODEL = "accounts.User"
+# Django's ModelBackend for the password, with the per-request lookup of the user and their
+# memberships in one prepared statement (accounts/backends.py). Sessions signed in under another
+# backend's name are signed out once.
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
 
 # --- Redis: channel layer, cache, live presence -------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

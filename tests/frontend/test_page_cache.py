@@ -10,7 +10,9 @@ import pytest
 from django.test import Client, override_settings
 
 from events.models import Session
-from tests.factories import RegistrationFactory, SessionFactory, UserFactory
+from notices.models import Notice
+from notices.services import Outgoing, notices_queue
+from tests.factories import MembershipFactory, RegistrationFactory, SessionFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.page_cache]
 
@@ -37,17 +39,46 @@ def test_a_reloaded_session_page_costs_no_query_for_a_visitor(django_assert_num_
     assert seats_line(response.content.decode()) == "30 of 30 seats left"
 
 
-def test_a_signed_in_fan_costs_their_session_their_account_and_their_place(django_assert_max_num_queries):
+def test_a_signed_in_fan_costs_their_session_their_account_their_bell_and_their_place(django_assert_max_num_queries):
     session = SessionFactory(capacity=30)
     fan = UserFactory()
     RegistrationFactory(session=session, fan=fan)
     client = signed_in(fan)
     url = f"/sessions/{session.id}/"
     client.get(url)
-    # The session row (read from Redis instead where there is one), the user, the fan's place with the seats.
+    # The session row (read from Redis instead where there is one), the user with their memberships
+    # and their bell's unread count (one statement), the fan's place with the seats.
     with django_assert_max_num_queries(3):
         body = client.get(url).content.decode()
     assert "You're registered" in body
+
+
+def test_fans_sharing_one_rendering_of_a_page_each_see_their_own_name_bell_and_links():
+    session = SessionFactory(capacity=30)
+    quiet, busy, organizer = UserFactory(), UserFactory(), UserFactory()
+    notices_queue(
+        kind=Notice.Kind.MESSAGE,
+        outgoing=[Outgoing(recipient=busy, subject=f"Tripods {n}", body="Bring one.") for n in range(3)],
+    )
+    MembershipFactory(user=organizer)
+    for url in ("/", f"/sessions/{session.id}/"):
+        pages = {fan: signed_in(fan).get(url).content.decode() for fan in (quiet, busy, organizer)}
+        for fan, page in pages.items():
+            assert f"({fan.username})" in page
+            others = [other.username for other in pages if other != fan]
+            assert not any(f"({name})" in page for name in others)
+        assert "unread-count" not in pages[quiet]
+        assert 'aria-label="3 unread notices">3</span>' in pages[busy]
+        assert 'href="/plan/"' in pages[organizer] and 'href="/plan/"' not in pages[quiet]
+        assert not re.search(r"placeholder-[0-9a-f]{4}", "".join(pages.values()))
+
+
+def test_a_membership_given_shows_its_workspace_link_on_the_next_page():
+    fan = UserFactory()
+    client = signed_in(fan)
+    assert 'href="/plan/"' not in client.get("/").content.decode()
+    MembershipFactory(user=fan)
+    assert 'href="/plan/"' in client.get("/").content.decode()
 
 
 def test_each_fan_sees_their_own_place_in_the_shared_page():
