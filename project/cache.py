@@ -82,21 +82,23 @@ class FailOpenRedisCache(RedisCache):
     def clear(self):
         return self._guarded(lambda: super(FailOpenRedisCache, self).clear(), False)
 
-    def window_count(self, key: str, timeout: int) -> int:
-        """INCR and EXPIRE of a rate-limit window's counter in one round trip; 1 when Redis is away."""
+    def window_count(self, key: str, timeout: int, delta: int = 1) -> int:
+        """INCRBY and EXPIRE of a rate-limit window's counter in one round trip; ``delta`` when
+        Redis is away."""
         redis_key = self.make_and_validate_key(key)
 
         def count() -> int:
             pipe = self._cache.get_client(redis_key, write=True).pipeline(transaction=False)
-            pipe.incr(redis_key)
+            pipe.incrby(redis_key, delta)
             pipe.expire(redis_key, timeout + 1)
             return int(pipe.execute()[0])
 
-        return self._guarded(count, 1)
+        return self._guarded(count, delta)
 
 
-def window_count(key: str, *, timeout: int) -> int:
-    """The number of calls counted so far in a fixed rate-limit window (this one included).
+def window_count(key: str, *, timeout: int, delta: int = 1) -> int:
+    """The number of calls counted so far in a fixed rate-limit window (the ``delta`` added now
+    included).
 
     On Redis one pipelined round trip; on another cache (the embedded default's local memory) an
     add-then-increment, which is atomic within the process that owns that memory."""
@@ -104,11 +106,11 @@ def window_count(key: str, *, timeout: int) -> int:
 
     cache = caches["default"]
     if isinstance(cache, FailOpenRedisCache):
-        return cache.window_count(key, timeout)
+        return cache.window_count(key, timeout, delta)
     for _attempt in range(3):
         cache.add(key, 0, timeout + 1)
         try:
-            return int(cache.incr(key))
+            return int(cache.incr(key, delta))
         except ValueError:  # the key expired between add and incr
             continue
-    return 1
+    return delta

@@ -270,6 +270,10 @@ NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 50)
 REMINDER_HOURS = [float(hours) for hours in env_list("REMINDER_HOURS", ["24", "2"])]
 
 # --- REST API -----------------------------------------------------------------------------
+# Rates of at least THROTTLE_LOCAL_MIN_RATE calls per window: each process allows a client this share
+# of it without a round trip to the shared counter (project/throttles.py); 0 counts every call there.
+THROTTLE_LOCAL_SHARE = env_float("THROTTLE_LOCAL_SHARE", 0.05)
+THROTTLE_LOCAL_MIN_RATE = env_int("THROTTLE_LOCAL_MIN_RATE", 100)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # DRF's own, plus: a signed-in person's saved language answers (project/i18n.py).

@@ -50,8 +50,10 @@ def _clear_cache():
     from django.core.cache import cache
 
     from frontend.page_cache import forget_rendered_pages
+    from project.throttles import local_counts
 
     forget_rendered_pages()
+    local_counts.clear()
     cache.clear()
     yield
     cache.clear()

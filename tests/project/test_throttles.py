@@ -83,3 +83,47 @@ def test_with_redis_gone_requests_go_through(three_a_minute, redis_cache, settin
     redis_cache.kill()
     client = APIClient()
     assert [client.get("/api/sessions/").status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.fixture
+def two_hundred_a_minute(monkeypatch, settings):
+    rates = dict(SimpleRateThrottle.THROTTLE_RATES, anon="200/min", user="200/min")
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    settings.THROTTLE_LOCAL_SHARE = 0.05  # 10 calls a minute per process decided here
+    settings.THROTTLE_LOCAL_MIN_RATE = 100
+
+
+def test_a_large_rate_lets_a_process_decide_a_clients_first_calls_without_the_shared_counter(
+    two_hundred_a_minute, redis_cache
+):
+    _wait_for_fresh_window()
+    fan = _signed_in_client()
+    client = redis.Redis.from_url(redis_cache.url)
+
+    def shared_count() -> int:
+        keys = [key for key in client.keys("*") if b"throttle_user" in key]
+        return int(client.get(keys[0])) if keys else 0
+
+    for _ in range(10):
+        assert fan.get("/api/me/registrations/").status_code == 200
+    assert shared_count() == 0
+    assert fan.get("/api/me/registrations/").status_code == 200
+    assert shared_count() == 11  # all it did here, counted at once
+    fan.get("/api/me/registrations/")
+    assert shared_count() == 12
+
+
+def test_a_client_past_its_local_share_is_refused_at_the_shared_rate(two_hundred_a_minute):
+    _wait_for_fresh_window()
+    fan = _signed_in_client()
+    statuses = [fan.get("/api/me/registrations/").status_code for _ in range(201)]
+    assert statuses[:200] == [200] * 200
+    assert statuses[200] == 429
+
+
+def test_small_rates_are_always_counted_in_the_shared_window(settings):
+    settings.THROTTLE_LOCAL_MIN_RATE = 100
+    from project.throttles import local_allowance
+
+    assert local_allowance(30) == 0 and local_allowance(60) == 0
+    assert local_allowance(1200) == 60
