@@ -42,17 +42,39 @@ class Fragment:
 
 
 def fragment(
-    name: str, key_parts: tuple, build: Callable[[], Fragment | None], *, also: tuple[str, ...] = ()
+    name: str,
+    key_parts: tuple,
+    build: Callable[[], Fragment | None],
+    *,
+    also: tuple[str, ...] = (),
+    local: bool = False,
 ) -> tuple[Fragment | None, dict[str, Any]]:
     """The cached fragment for ``key_parts``, built (and stored) on a miss, and the cache entries
     named in ``also`` read in the same round trip. ``build`` may return None for what must not be
     shared (a draft only its organizers see): nothing is stored then.
 
     One round trip to the cache when nothing changed: the planning version and the fragment made
-    under the version this process saw last are read together (``get_many``)."""
+    under the version this process saw last are read together (``get_many``). With ``local`` (and
+    nothing in ``also``), none while this process's own copy is at most half of
+    ``PAGE_CACHE_SECONDS`` old: a planning change then reaches the page that much later, as it
+    reaches visitors' pages (``visitor_pages``)."""
     timeout = settings.PAGE_CACHE_SECONDS
     if timeout <= 0:
         return build(), (cache.get_many(list(also)) if also else {})
+    local_key = (name, key_parts, translation.get_language())
+    if local and not also:
+        kept = local_fragments.get(local_key)
+        if kept is not None:
+            return kept, {}
+    shared, found = _shared_fragment(name, key_parts, build, also=also, timeout=timeout)
+    if shared is not None:
+        local_fragments.put(local_key, shared)
+    return shared, found
+
+
+def _shared_fragment(
+    name: str, key_parts: tuple, build: Callable[[], Fragment | None], *, also: tuple[str, ...], timeout: int
+) -> tuple[Fragment | None, dict[str, Any]]:
     last_key = _fragment_key(name, key_parts, _last_version[0])
     found = cache.get_many([VERSION_KEY, last_key, *also])
     version = found.pop(VERSION_KEY, None)
@@ -157,10 +179,13 @@ rendered_pages = RenderedPages()
 # change reaches other processes' visitors that much later; seat figures are then at most
 # 1.5 x PAGE_CACHE_SECONDS old, and the page's script brings them up to date within a second.
 visitor_pages = RenderedPages(share_of_page_cache=0.5)
+# The shared fragments this process read last, for the same half of PAGE_CACHE_SECONDS (``fragment``).
+local_fragments = RenderedPages(share_of_page_cache=0.5)
 
 
 def forget_rendered_pages() -> None:
     """Drops what this process keeps of rendered pages (tests, between databases)."""
     rendered_pages.clear()
     visitor_pages.clear()
+    local_fragments.clear()
     _last_version[0] = None

@@ -2,6 +2,7 @@
 here decides a business rule: the REST API behind the buttons stays the authority (a page only
 says what it expects the API to answer)."""
 
+import copy
 import datetime as dt
 import math
 import zoneinfo
@@ -121,7 +122,7 @@ _SEAT_FIGURES = ("capacity", "confirmed_count", "waitlist_count", "waitlist_enab
 
 
 def with_current_seats(session: Session, *, registration: FanPlace | None, shared: object = None) -> Session:
-    """The session (a copy out of the page cache) with its seat figures as of now.
+    """A copy of the session (out of the page cache) with its seat figures as of now.
 
     A fan who holds a registration sees the figures read with it, in the same query: the page
     they reload after clicking never shows a seat that is gone. Anyone else sees the shared copy,
@@ -132,9 +133,20 @@ def with_current_seats(session: Session, *, registration: FanPlace | None, share
         source = registration_selectors.seats_now_shared(session_id=session.id, cached=shared)
         if source is None:  # not public: the session was read just now, its figures are current
             return session
+    session = copy.copy(session)  # the cached one may be this process's copy, shared by its threads
     for figure in _SEAT_FIGURES:  # seats held by open offers (offered_count) are not free
         setattr(session, figure, getattr(source, figure))
     return session
+
+
+def fan_place_and_seats(
+    *, user: User | AnonymousUser, session_id: int
+) -> tuple[FanPlace | None, registration_selectors.SeatsNow | None]:
+    """A signed-in fan's registration for the session, if any, and the seat figures as of now, in
+    one query; (None, None) for a visitor, who is shown the shared figures."""
+    if not user.is_authenticated:
+        return None, None
+    return registration_selectors.fan_place_and_seats(fan_id=user.pk, session_id=session_id)
 
 
 def fan_registration_for(*, user: User | AnonymousUser, session: Session) -> FanPlace | None:

@@ -53,7 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return copy
     # The host is part of every key: with SITE_URL unset, links in the page follow the address asked.
     key = (request.get_host(), tuple(sorted(request.GET.lists())))
-    public, _found = page_cache.fragment("home", key, lambda: _home_public(request))
+    public, _found = page_cache.fragment("home", key, lambda: _home_public(request), local=_fan_only(request))
     assert public is not None  # noqa: S101 - the home page is public, its fragment always shared
     mine = selectors.fan_registrations_among(user=request.user, session_ids=public.data["session_ids"])
 
@@ -65,6 +65,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
     personal = tuple((r.id, r.status, r.waitlist_position) for r in mine)
     return _page(request, "frontend/home.html", {}, public, personal, fill)
+
+
+def _fan_only(request: HttpRequest) -> bool:
+    """A signed-in fan who organizes and hosts nothing: their page's shared part may be this
+    process's copy of the last half of PAGE_CACHE_SECONDS (``page_cache.fragment``'s ``local``),
+    as a visitor's is. Organizers and hosts, who make the changes, see each one at once."""
+    return request.user.is_authenticated and not any(nav_roles(request.user))
 
 
 def _home_public(request: HttpRequest) -> page_cache.Fragment:
@@ -100,14 +107,18 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     if copy is not None:
         return copy
     seats_key = selectors.seats_now_key(session_id)
+    # A signed-in fan's seat figures come fresh with their place (one query), so the shared part
+    # may be this process's copy of the last half second; a visitor's come with the shared part.
+    also = () if request.user.is_authenticated else (seats_key,)
+    key = (request.get_host(), session_id)
     public, found = page_cache.fragment(
-        "session", (request.get_host(), session_id), lambda: _session_public(session_id), also=(seats_key,)
-    )
+        "session", key, lambda: _session_public(session_id), also=also, local=_fan_only(request)
+    )  # fmt: skip
     if public is None:  # not public (a draft): only its organizers and hosts, rendered for them alone
         public = _session_public(session_id, user=request.user)
-    registration = selectors.fan_registration_for(user=request.user, session=public.data["session"])
+    registration, seats_now = selectors.fan_place_and_seats(user=request.user, session_id=session_id)
     session = selectors.with_current_seats(
-        public.data["session"], registration=registration, shared=found.get(seats_key)
+        public.data["session"], registration=registration, shared=seats_now or found.get(seats_key)
     )
     window = selectors.registration_window(session=session)
 
