@@ -82,8 +82,8 @@ class Slot:
         ref: dict[str, Any] = {
             "session": self.session_id,
             "title": self.title,
-            "starts_at": self.starts_at.astimezone(local).isoformat(),
-            "ends_at": self.ends_at.astimezone(local).isoformat(),
+            "starts_at": formats.iso_local(self.starts_at, local),
+            "ends_at": formats.iso_local(self.ends_at, local),
             "venue": self.venue_id,
             "city": self.city_id,
         }

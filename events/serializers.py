@@ -1,10 +1,8 @@
-import zoneinfo
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events.models import City, Series, Session, Venue
-from project import content, hooks
+from project import content, formats, hooks
 from project.api import AwareDateTimeField, TimeZoneField
 
 MAX_SEATS = 1_000_000  # well inside a 32-bit column; no room holds more
@@ -22,9 +20,7 @@ class LocalDateTimeField(AwareDateTimeField):
         if value is None:
             return None
         tz_name = getattr(getattr(self, "_current_obj", None), "timezone", None)
-        if tz_name:
-            value = value.astimezone(zoneinfo.ZoneInfo(tz_name))
-        return value.isoformat()
+        return formats.iso_local(value, tz_name or None)
 
 
 class LocalTimeMixin:

@@ -62,6 +62,17 @@ def local(value: dt.datetime, tz: str | dt.tzinfo | None) -> dt.datetime:
     return value.astimezone(_zone(tz))
 
 
+def iso_local(value: dt.datetime, tz: str | dt.tzinfo | None) -> str:
+    """``value`` in ISO 8601 / RFC 3339 on the clock of ``tz``, as the API shows times. Before a
+    zone kept standard time its offset was the local mean time, in seconds (Shanghai's +08:05:43
+    until 1901), which RFC 3339 cannot write: such a time is given in UTC instead."""
+    moment = local(value, tz)
+    offset = moment.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        moment = value.astimezone(dt.UTC)
+    return moment.isoformat()
+
+
 def day(
     value: dt.datetime, tz: str | dt.tzinfo | None = None, *, year: bool = False, language: str | None = None
 ) -> str:

@@ -1,9 +1,8 @@
-import zoneinfo
-
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from events.models import Series, Session
+from project import formats
 from project.api import AwareDateTimeField
 from registrations.models import PriorityCode, Registration
 
@@ -109,7 +108,7 @@ class SessionSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_starts_at(self, session: Session) -> str:
-        return session.starts_at.astimezone(zoneinfo.ZoneInfo(session.timezone)).isoformat()
+        return formats.iso_local(session.starts_at, session.timezone)
 
 
 class MyRegistrationSerializer(RegistrationSerializer):

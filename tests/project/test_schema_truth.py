@@ -199,6 +199,22 @@ def test_a_text_longer_than_its_maximum_is_refused_even_when_it_starts_with_whit
 
 
 @pytest.mark.django_db
+def test_a_time_before_the_venues_zone_kept_standard_time_is_still_rfc_3339(organization, organizer):
+    # schemathesis found it: Shanghai's offset before 1901 was +08:05:43, which RFC 3339 cannot write.
+    import datetime as dt
+    import re
+
+    session = SessionFactory(series=SeriesFactory(organization=organization), timezone="Asia/Shanghai")
+    sent = "0095-04-25T14:02:03+08:00"
+    response = client_for(organizer).patch(f"/api/sessions/{session.id}/", {"entry_opens_at": sent})
+    assert response.status_code == 200, response.json()
+    shown = response.json()["entry_opens_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d|Z)", shown), shown
+    assert dt.datetime.fromisoformat(shown) == dt.datetime.fromisoformat(sent)
+    assert client_for(organizer).get(f"/api/sessions/{session.id}/").json()["starts_at"].endswith("+08:00")
+
+
+@pytest.mark.django_db
 def test_a_form_body_is_refused_with_415(organization, organizer):
     from django.test import Client
 
