@@ -51,6 +51,24 @@ def _user_sql() -> tuple[str, list[str], list[str]]:
     return sql, [field.attname for field in fields], extras
 
 
+@cache
+def _converters() -> list[list]:
+    """Per column, what Django's SQL compiler applies to a raw value (SQLite returns text for a
+    datetime; PostgreSQL needs none for a user's columns)."""
+    return [
+        connection.ops.get_db_converters(field.cached_col) + field.get_db_converters(connection)
+        for field in User._meta.concrete_fields
+    ]
+
+
+def _converted(values: tuple) -> list:
+    converted = list(values)
+    for index, converters in enumerate(_converters()):
+        for convert in converters:
+            converted[index] = convert(converted[index], User._meta.concrete_fields[index].cached_col, connection)
+    return converted
+
+
 def user_with_memberships(user_id: int) -> User | None:
     """The user with this id, their memberships read with them (one statement), or None."""
     sql, names, extras = _user_sql()
@@ -60,7 +78,7 @@ def user_with_memberships(user_id: int) -> User | None:
     if not rows:
         return None
     width = len(names)
-    user = User.from_db("default", names, rows[0][:width])
+    user = User.from_db("default", names, _converted(rows[0][:width]))
     user._aperture_extras = dict(zip(extras, rows[0][width : width + len(extras)], strict=True))  # type: ignore[attr-defined]
     user._aperture_memberships = [  # type: ignore[attr-defined]  # accounts.selectors' per-request memo
         (organization_id, role) for *_user, organization_id, role in rows if organization_id is not None
