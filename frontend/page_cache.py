@@ -61,7 +61,7 @@ def fragment(
     timeout = settings.PAGE_CACHE_SECONDS
     if timeout <= 0:
         return build(), (cache.get_many(list(also)) if also else {})
-    local_key = (name, key_parts, translation.get_language())
+    local_key = (name, repr(key_parts), translation.get_language())  # key_parts may hold lists
     if local and not also:
         kept = local_fragments.get(local_key)
         if kept is not None:

@@ -116,6 +116,14 @@ def test_a_fan_who_registered_sees_the_seat_taken_even_before_the_shared_copy_ex
     assert seats_line(signed_in(fan).get(url).content.decode()) == "Full · 1 seat"
 
 
+@pytest.mark.parametrize("query", ["?near=45.75%2C126.65", "?kind=talk&kind=night_shoot", "?page=1&q=night"])
+def test_a_filtered_home_page_is_kept_and_shared_for_visitors_and_fans(query):
+    SessionFactory(title="Ice lantern night shoot")
+    fan = signed_in(UserFactory())
+    for client in (Client(), fan, Client(), fan):  # made, then kept
+        assert client.get("/" + query).status_code == 200
+
+
 def test_a_signed_in_fan_without_a_place_sees_seats_others_took_at_once(api_client):
     session = SessionFactory(capacity=2)
     url = f"/sessions/{session.id}/"

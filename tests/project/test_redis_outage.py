@@ -167,7 +167,9 @@ def test_with_redis_killed_registration_sign_in_lists_feeds_and_pages_keep_answe
     assert stats["stale"] is True  # live figures lose their freshness, and say so
     report = guards_report()
     assert report["cache"]["down"] is True
-    assert report["cache"]["misses"] >= 3 * len(EXPECTED)
+    # Every call that asked Redis failed open: at least signup's and login's rate limits, which are
+    # always counted there (a large rate's first calls are decided in the process, no Redis asked).
+    assert report["cache"]["misses"] >= 3 * 2
     assert report["live audience"]["misses"] >= 3
     outage_warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(outage_warnings) == 2, [r.getMessage() for r in outage_warnings]  # once for each use
@@ -193,6 +195,7 @@ def test_without_the_guard_a_dead_redis_was_a_500(own_redis, settings):
     settings.CACHES = dict(
         settings.CACHES, default=dict(settings.CACHES["default"], BACKEND="django.core.cache.backends.redis.RedisCache")
     )
+    settings.THROTTLE_LOCAL_SHARE = 0  # every call's rate limit asks Redis
     own_redis.kill()
     client = APIClient(raise_request_exception=False)
     assert client.get("/api/sessions/").status_code == 500
