@@ -6,13 +6,21 @@ cannot reach Redis answers as if nothing were stored and the request goes on (pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 from project.redis_guard import guard_for, redis_errors
+
+# Decrements the counters that still exist (a window that ended is not brought back as -1 forever).
+_GIVE_BACK_LUA = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+"""
 
 
 class ReusingRedisCacheClient(RedisCacheClient):
@@ -94,6 +102,33 @@ class FailOpenRedisCache(RedisCache):
             return int(pipe.execute()[0])
 
         return self._guarded(count, delta)
+
+    def take_places(self, keys: Sequence[str], timeout: int) -> list[int] | None:
+        """One more place in each of several counters, in one MULTI: each window starts (and its
+        expiry is set) with its first place, so an expiry is never lost between SET and INCR, and
+        no other client sees one counter moved and the other not. The counts in ``keys`` order, or
+        None when Redis is away (the caller fails open)."""
+        redis_keys = [self.make_and_validate_key(key) for key in keys]
+
+        def take() -> list[int]:
+            pipe = self._cache.get_client(redis_keys[0], write=True).pipeline(transaction=True)
+            for redis_key in redis_keys:
+                pipe.set(redis_key, 0, ex=timeout, nx=True)
+                pipe.incr(redis_key)
+            results = pipe.execute()
+            return [int(results[2 * i + 1]) for i in range(len(redis_keys))]
+
+        return self._guarded(take, None)
+
+    def give_back_places(self, keys: Sequence[str]) -> None:
+        """Every place back in one atomic step (a Lua script): a counter whose window ended is
+        left ended, not brought back as -1. Nothing happens when Redis is away."""
+        redis_keys = [self.make_and_validate_key(key) for key in keys]
+
+        def give_back() -> None:
+            self._cache.get_client(redis_keys[0], write=True).eval(_GIVE_BACK_LUA, len(redis_keys), *redis_keys)
+
+        self._guarded(give_back, None)
 
 
 def window_count(key: str, *, timeout: int, delta: int = 1) -> int:

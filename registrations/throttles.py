@@ -1,20 +1,21 @@
 """Throttling of priority-code guesses: only failed guesses count, per account and per address."""
 
 import logging
+import threading
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache import cache as default_cache_proxy
+from django.core.cache.backends.base import BaseCache
 from rest_framework.throttling import SimpleRateThrottle
+
+from project.cache import FailOpenRedisCache
 
 logger = logging.getLogger(__name__)
 
 _RESERVED = "_priority_code_reservations"
-# Decrements the counters that still exist (a window that ended is not brought back as -1 forever).
-_GIVE_BACK_LUA = """
-for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
-end
-return 0
-"""
+# Makes taking (and giving back) both places one step on a cache that lives in this process's
+# memory (the embedded default); Redis does it in one MULTI / Lua script instead.
+_LOCAL_LOCK = threading.Lock()
 
 
 class InvalidCodeThrottle(SimpleRateThrottle):
@@ -48,55 +49,47 @@ class InvalidCodeThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):  # two keys are needed here; see _keys
         return None
 
-    def _take(self, key: str) -> int:
-        """One more place in the key's window, atomically; the count with it."""
-        if isinstance(self.cache, RedisCache):
-            # SET NX EX and INCR in one transaction: the window's expiry is never lost between them.
-            client = self.cache._cache.get_client(key, write=True)
-            redis_key = self.cache.make_and_validate_key(key)
-            pipe = client.pipeline(transaction=True)
-            pipe.set(redis_key, 0, ex=self.duration, nx=True)
-            pipe.incr(redis_key)
-            return int(pipe.execute()[1])
+    def _backend(self) -> BaseCache:
+        """The cache object itself. DRF's ``cache`` is Django's proxy of the default cache, and
+        the proxy is no instance of the backend's class: asking it ``isinstance(..., RedisCache)``
+        always answered False, so on Redis the two places were taken one at a time and a request
+        could be refused by another's passing increment (9 evaluations of 80 wrong guesses, not 10)."""
+        return caches[DEFAULT_CACHE_ALIAS] if self.cache is default_cache_proxy else self.cache
+
+    def _take(self, cache: BaseCache, key: str) -> int:
+        """One more place in the key's window; the count with it."""
         for _attempt in range(3):
-            self.cache.add(key, 0, self.duration)
+            cache.add(key, 0, self.duration)
             try:
-                return int(self.cache.incr(key))
+                return int(cache.incr(key))
             except ValueError:  # the window ended between add and incr: start the next one
                 continue
         return 1
 
-    def _take_all(self, keys: dict[str, str]) -> dict[str, int]:
-        """A place in every counter in one atomic step: with the account's and the address's
-        counters taken apart, a request could see the account's last place while another's
-        increment of the address (given back a moment later) made it look full, and neither would
-        be evaluated."""
-        if isinstance(self.cache, RedisCache):
-            names = list(keys)
-            client = self.cache._cache.get_client(keys[names[0]], write=True)
-            pipe = client.pipeline(transaction=True)
-            for name in names:
-                redis_key = self.cache.make_and_validate_key(keys[name])
-                pipe.set(redis_key, 0, ex=self.duration, nx=True)
-                pipe.incr(redis_key)
-            results = pipe.execute()
-            return {name: int(results[2 * i + 1]) for i, name in enumerate(names)}
-        return {name: self._take(key) for name, key in keys.items()}
+    def _take_all(self, keys: dict[str, str]) -> dict[str, int] | None:
+        """A place in every counter in one atomic step, or None when the cache is away: with the
+        account's and the address's counters taken apart, a request could see the account's last
+        place while another's increment of the address (given back a moment later) made it look
+        full, and neither would be evaluated."""
+        cache = self._backend()
+        if isinstance(cache, FailOpenRedisCache):
+            counts = cache.take_places(list(keys.values()), self.duration)
+            return None if counts is None else dict(zip(keys, counts, strict=True))
+        with _LOCAL_LOCK:
+            return {name: self._take(cache, key) for name, key in keys.items()}
 
     def _give_back_all(self, keys: list[str]) -> None:
-        """Every place back in one atomic step (see _take_all)."""
-        if isinstance(self.cache, RedisCache):
-            client = self.cache._cache.get_client(keys[0], write=True)
-            client.eval(_GIVE_BACK_LUA, len(keys), *(self.cache.make_and_validate_key(key) for key in keys))
+        """Every place back in one atomic step (see _take_all); a window that ended stays ended."""
+        cache = self._backend()
+        if isinstance(cache, FailOpenRedisCache):
+            cache.give_back_places(keys)
             return
-        for key in keys:
-            self._give_back(key)
-
-    def _give_back(self, key: str) -> None:
-        try:
-            self.cache.decr(key)
-        except ValueError:
-            pass  # the window has ended anyway
+        with _LOCAL_LOCK:
+            for key in keys:
+                try:
+                    cache.decr(key)
+                except ValueError:
+                    pass  # the window has ended anyway
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
@@ -110,13 +103,15 @@ class InvalidCodeThrottle(SimpleRateThrottle):
         except Exception:  # noqa: BLE001 - a cache outage must not stop registration
             logger.warning("priority-code throttle: cache unavailable; code evaluated unthrottled", exc_info=True)
             return True
+        if counts is None:  # Redis is away (project.redis_guard has said so once): unthrottled
+            return True
         own = counts.get("user", counts["ip"])
         address_free = counts["ip"] <= self.num_requests
         first_of_account = "user" in counts and counts["user"] == 1
         if own <= self.num_requests and (address_free or first_of_account):
             setattr(request, _RESERVED, list(keys.values()))
             return True
-        self._give_back_all(list(keys.values()))
+        self._give_back_places(list(keys.values()))
         return False
 
     def wait(self) -> float:
@@ -128,8 +123,10 @@ class InvalidCodeThrottle(SimpleRateThrottle):
         keys = getattr(request, _RESERVED, None)
         if not keys or wrong_code:
             return
-        throttle = cls()
+        cls()._give_back_places(keys)
+
+    def _give_back_places(self, keys: list[str]) -> None:
         try:
-            throttle._give_back_all(keys)
+            self._give_back_all(keys)
         except Exception:  # noqa: BLE001 - see allow_request
-            logger.warning("priority-code throttle: cache unavailable while settling", exc_info=True)
+            logger.warning("priority-code throttle: cache unavailable while giving places back", exc_info=True)

@@ -201,6 +201,89 @@ def test_valid_codes_are_not_counted_as_guesses(monkeypatch):
         assert register(UserFactory(), session, priority_code=code.code).status_code == 201
 
 
+@pytest.fixture
+def throttle_redis(settings):
+    """The production cache backend on a redis-server of this test's own (tests/project)."""
+    from tests.project.test_redis_outage import RedisServer
+
+    server = RedisServer()
+    server.start()
+    settings.REDIS_RETRY_SECONDS = 0.2
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "project.cache.FailOpenRedisCache",
+            "LOCATION": server.url,
+            "KEY_PREFIX": "priority-code-test",
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.kill()
+
+
+def redis_calls(server) -> dict[str, int]:
+    import redis
+
+    client = redis.Redis.from_url(server.url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {name.removeprefix("cmdstat_"): int(figures["calls"]) for name, figures in stats.items()}
+
+
+@pytest.mark.throttled
+def test_on_redis_both_places_are_taken_in_one_transaction_and_given_back_in_one_script(monkeypatch, throttle_redis):
+    """The account's and the address's counters never move apart (see InvalidCodeThrottle): each
+    guess is one MULTI, each give-back one script, and each window expires."""
+    import redis
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "priority_code", "2/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", None)
+    session = priority_window_session()
+    code = PriorityCodeFactory(series=session.series)
+    fan = UserFactory()
+    statuses = [register(fan, session, priority_code=f"GUESS{i}").status_code for i in range(3)]
+    statuses.append(register(UserFactory(), session, priority_code=code.code).status_code)
+    assert statuses == [400, 400, 429, 201]
+    calls = redis_calls(throttle_redis)
+    assert calls["multi"] == calls["exec"] == 4  # one per request carrying a code
+    assert calls["eval"] == 2  # the refused guess and the right code gave their places back
+    client = redis.Redis.from_url(throttle_redis.url)
+    counters = {key: int(client.get(key)) for key in client.keys("*throttle_priority_code_*")}
+    assert sorted(counters.values()) == [0, 2, 2]  # the fan, the address, the right code's account
+    assert all(0 < client.ttl(key) <= 60 for key in counters)
+    client.close()
+
+
+@pytest.mark.throttled
+def test_on_redis_a_place_given_back_after_its_window_ended_does_not_revive_it(throttle_redis):
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    assert cache.take_places(["ended", "running"], 60) == [1, 1]
+    cache.delete("ended")  # its window ended
+    cache.give_back_places(["ended", "running"])
+    assert cache.get("ended") is None
+    assert cache.get("running") == 0
+
+
+@pytest.mark.throttled
+def test_with_redis_gone_codes_are_looked_at_unthrottled(monkeypatch, throttle_redis):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "priority_code", "1/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", None)
+    session = priority_window_session()
+    code = PriorityCodeFactory(series=session.series)
+    fan = UserFactory()
+    throttle_redis.kill()
+    assert [register(fan, session, priority_code=f"GUESS{i}").status_code for i in range(3)] == [400] * 3
+    assert register(fan, session, priority_code=code.code).status_code == 201
+
+
 # --- Organizer CRUD ---------------------------------------------------------------------------
 
 
