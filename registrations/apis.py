@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -56,6 +56,15 @@ class SessionRegistrationApi(APIView):
     authentication_classes = [RushTokenAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, InvalidCodeThrottle]
+
+    def check_throttles(self, request) -> None:
+        try:
+            super().check_throttles(request)
+        except Throttled:
+            # Refused by another limit (the fan's request rate) after the code throttle took its
+            # places: the code is never looked at, so they are given back, not counted as a guess.
+            InvalidCodeThrottle.settle(request, wrong_code=False)
+            raise
 
     @extend_schema(
         request=RegistrationRequestSerializer,

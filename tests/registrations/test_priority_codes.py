@@ -201,6 +201,23 @@ def test_valid_codes_are_not_counted_as_guesses(monkeypatch):
         assert register(UserFactory(), session, priority_code=code.code).status_code == 201
 
 
+@pytest.mark.throttled
+@pytest.mark.usefixtures("private_throttle_cache")
+def test_a_code_refused_by_the_fans_request_rate_is_not_counted_as_a_guess(monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "priority_code", "2/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "2/day")
+    session = priority_window_session()
+    hasty = UserFactory()
+    assert [register(hasty, session).status_code for _ in range(2)] == [409, 409]  # closed to the public
+    refused = register(hasty, session, priority_code="GUESS0")
+    assert (refused.status_code, refused.json()["code"]) == (429, "throttled")
+    # The address has no wrong guess from it: another account's two wrong guesses are looked at.
+    other = UserFactory()
+    assert [register(other, session, priority_code=f"GUESS{i}").status_code for i in (1, 2)] == [400, 400]
+
+
 @pytest.fixture
 def throttle_redis(settings):
     """The production cache backend on a redis-server of this test's own (tests/project)."""
