@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,6 +19,11 @@ class User(AbstractUser):
     language = models.CharField(_("language"), max_length=10, choices=Language.choices, blank=True, default="")
     # When the person proved they read ``email`` (a link by email); cleared if the address changes.
     email_verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        # One person, one draw entry: the entry checks for another account with the same address,
+        # case-insensitively, on every entry (an index lookup, not a scan of every account).
+        indexes = [models.Index(Lower("email"), name="user_email_lower")]
 
     @property
     def email_verified(self) -> bool:

@@ -103,7 +103,17 @@ def wrk(url: str, *, connections: int, seconds: float, headers: dict | None = No
     errors += sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    return {"rate": rate, "requests": requests, "errors": errors, "p50": _ms(p50), "p99": _ms(p99)}
+    taken = re.search(r"requests in ([\d.]+)(ms|s|m)", out)
+    seconds_taken = float(taken.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[taken.group(2)]
+    return {
+        "rate": rate,
+        "requests": requests,
+        "seconds": seconds_taken,
+        "errors": errors,
+        "p50": _ms(p50),
+        "p99": _ms(p99),
+        "output": out,
+    }
 
 
 def _ms(match) -> float:

@@ -208,12 +208,25 @@ def _party_too_large(session: Session) -> ApplicationError:
     return ApplicationError(message, code="party_too_large", fields={"party_size": [message]})
 
 
+_ALLOCATION_SQL = "SELECT allocation, status FROM events_session WHERE id = %s"
+# What telling a refusal apart reads of the session (the whole row costs a draw entry more CPU).
+_REFUSAL_FIELDS = ("id", "series_id", "status", "allocation", "starts_at", "registration_opens_at",
+                   "registration_closes_at", "priority_opens_at", "max_party_size")  # fmt: skip
+
+
 def _refusal(*, session_id: int, fan: User, now: dt.datetime, has_code: bool, party_size: int = 1) -> ApplicationError:
-    """Why the conditional UPDATE found no row: missing, outside the window, a draw, too large, or full."""
-    session = Session.objects.filter(id=session_id).first()
+    """Why the conditional UPDATE found no row: missing, outside the window, a draw, too large, or full.
+    A draw session is told first, from two columns (a draw's every entry comes this way)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_ALLOCATION_SQL, [session_id])
+        found = cursor.fetchone()
+    if found is not None and found == (Session.Allocation.DRAW, Session.Status.PUBLISHED):
+        raise _DrawSession()
+    session = Session.objects.filter(id=session_id).only(*_REFUSAL_FIELDS).first()
     if session is None:
         return _not_found()
-    if session.allocation == Session.Allocation.DRAW and sessions_visible_to(user=fan).filter(id=session.id).exists():
+    visible = session.status != Session.Status.DRAFT or sessions_visible_to(user=fan).filter(id=session.id).exists()
+    if session.allocation == Session.Allocation.DRAW and visible:
         raise _DrawSession()
     try:
         _check_window(session=session, now=now, has_code=has_code, fan=fan)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from registrations import services, waitlist
+from registrations import draws, services, waitlist
 from registrations.models import Registration
 from tests.concurrency import run_concurrently
 from tests.factories import SessionFactory
@@ -108,3 +108,83 @@ def test_offers_accepted_while_they_expire_and_seats_freed_meanwhile_never_overs
     assert outcome["confirmed"] == 0
     on_time = Counter(Registration.objects.get(id=r.id).status for r in offers[1::2])
     assert on_time["confirmed"] == len(offers[1::2])
+
+
+def _draw_session(**fields):
+    from events.models import Session
+
+    now = timezone.now()
+    return SessionFactory(
+        allocation=Session.Allocation.DRAW, max_party_size=2, entry_opens_at=now - dt.timedelta(hours=1), **fields
+    )
+
+
+def _verified_fans(n, prefix, email=None):
+    fans = make_fans(n, prefix)
+    for i, fan in enumerate(fans):
+        fan.email = email(i) if email else fan.email
+        fan.email_verified_at = timezone.now() - dt.timedelta(days=1)
+    User.objects.bulk_update(fans, ["email", "email_verified_at"])
+    return fans
+
+
+def test_entries_at_once_one_per_account_and_one_per_address():
+    """Double clicks and twin accounts (the same verified address) entering at the same instant: one
+    entry per account and per address. Entries share the session row, so without the address lock
+    (or the fan's unique row) twins both get in."""
+    session = _draw_session(capacity=10, entry_closes_at=timezone.now() + dt.timedelta(hours=1))
+    draws.draw_for(session=session)  # every entry below takes the two-statement path
+    fans = _verified_fans(40, "entrant")
+    twins = _verified_fans(40, "twin", email=lambda i: fans[i].email.upper())
+    enter = lambda fan: draws.entry_create(  # noqa: E731
+        session_id=session.id, fan=fan, priority_code=None, party_size=1, companions=[]
+    )
+    jobs = [(lambda fan=fan: enter(fan)) for fan in fans + fans + twins]
+    random.Random(3).shuffle(jobs)
+    results = run_concurrently(jobs)
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert all(getattr(e, "code", None) == "already_entered" for e in refused), refused[:3]
+    entries = list(Registration.objects.filter(session=session).select_related("fan"))
+    assert all(e.status == "entered" and e.entry_ref for e in entries)
+    by_address = Counter(e.fan.email.lower() for e in entries)
+    assert len(by_address) == 40 and max(by_address.values()) == 1
+    assert len({e.entry_ref for e in entries}) == len(entries)
+
+
+def test_the_draw_waits_for_the_entries_in_progress_and_leaves_none_behind():
+    """Entries arriving around the close of the window while the draw is asked for at the close:
+    every entry made is drawn (none left "entered" behind the draw), the draw runs once, and the
+    result never oversells. The draw locks the session row, which entries share."""
+    import time
+
+    closes = timezone.now() + dt.timedelta(seconds=2)
+    session = _draw_session(capacity=12, entry_closes_at=closes, draw_at=closes)
+    draws.draw_for(session=session)
+    fans = _verified_fans(90, "late")
+    rng = random.Random(5)
+
+    def at(offset):
+        time.sleep(max(0.0, (closes - timezone.now()).total_seconds() + offset))
+
+    def enter(fan, offset):
+        at(offset)
+        return draws.entry_create(
+            session_id=session.id, fan=fan, priority_code=None, party_size=rng.choice([1, 1, 2]), companions=[]
+        )
+
+    def run_draw(offset):
+        at(offset)
+        return draws.draw_run(session_id=session.id)
+
+    offsets = [rng.uniform(-0.15, 0.03) for _ in fans]
+    jobs = [(lambda f=f, o=o: enter(f, o)) for f, o in zip(fans, offsets, strict=True)]
+    jobs += [(lambda o=o: run_draw(o)) for o in (0.0, 0.001, 0.002, 0.01, 0.05)]
+    results = run_concurrently(jobs)
+    codes = Counter(getattr(r, "code", "ok") for r in results if isinstance(r, Exception))
+    assert set(codes) <= {"closed", "already_drawn"}, codes
+    draws_run = [r for r in results if isinstance(r, draws.DrawResult)]
+    assert len(draws_run) == 1
+    entered = [r for r in results[: len(fans)] if isinstance(r, tuple)]
+    assert not Registration.objects.filter(session=session, status="entered").exists()
+    assert draws_run[0].confirmed + draws_run[0].waitlisted == len(entered)
+    assert_never_oversold(session)
