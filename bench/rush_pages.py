@@ -76,6 +76,12 @@ end
 
 
 def wrk(url: str, *, connections: int, seconds: float, headers: dict | None = None, script: str = "", env=None) -> dict:
+    command = wrk_command(url, connections=connections, seconds=seconds, headers=headers, script=script)
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    return wrk_figures(done.stdout, done.stderr, command)
+
+
+def wrk_command(url: str, *, connections: int, seconds: float, headers: dict | None = None, script: str = "") -> list:
     command = [
         "wrk",
         "-t",
@@ -92,11 +98,14 @@ def wrk(url: str, *, connections: int, seconds: float, headers: dict | None = No
         command += ["-H", f"{name}: {value}"]
     if script:
         command += ["-s", script]
-    done = subprocess.run(command + [url], capture_output=True, text=True, env={**os.environ, **(env or {})})
-    out = done.stdout
+    return command + [url]
+
+
+def wrk_figures(out: str, err: str, command: list) -> dict:
+    """Rate, requests, run time, errors (non-2xx/3xx and socket errors) and p50/p99 from wrk's output."""
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if found is None:
-        raise RuntimeError(f"wrk failed: {' '.join(command)} {url}\n{out}\n{done.stderr}")
+        raise RuntimeError(f"wrk failed: {' '.join(command)}\n{out}\n{err}")
     rate = float(found.group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))

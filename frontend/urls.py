@@ -28,6 +28,7 @@ urlpatterns = [
     path("plan/<int:series_id>/figures/", workspace_views.series_figures, name="plan-figures"),
     path("plan/sessions/<int:session_id>/roster/", workspace_views.roster, name="roster"),
     path("plan/sessions/<int:session_id>/roster.csv", workspace_views.roster_csv, name="roster-csv"),
+    path("plan/sessions/<int:session_id>/draw/", workspace_views.session_draw_run, name="plan-session-draw"),
     path("host/", workspace_views.host_home, name="host-home"),
     path("host/streams/<int:stream_id>/status/", workspace_views.stream_status_set, name="stream-status-set"),
     path("door/<int:session_id>/", workspace_views.door, name="door"),

@@ -30,6 +30,7 @@ from frontend.selectors import draw_of
 from frontend.workspace_forms import FIELD_OF, CancelSessionForm, SessionForm
 from project import formats
 from project.errors import ApplicationError
+from registrations import draws
 from registrations import selectors as registration_selectors
 from registrations import services as registration_services
 from streams import selectors as stream_selectors
@@ -301,6 +302,27 @@ def roster(request: HttpRequest, session_id: int) -> HttpResponse:
             "draw": draw_of(session=session),
         },
     )
+
+
+@login_required(login_url=LOGIN_URL)
+@require_POST
+def session_draw_run(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Run the draw now (entries closed, not drawn yet), through the same service as
+    ``POST /api/sessions/{id}/draw/``; organizers only."""
+    session = _session_for_door(request, session_id)
+    try:
+        result = draws.draw_run(session_id=session.id, by=request.user)
+    except ApplicationError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The draw has run: %(confirmed)s confirmed, %(waitlisted)s on the waitlist; everyone is told.")
+            % {"confirmed": result.confirmed, "waitlisted": result.waitlisted},
+        )
+    return redirect("roster", session_id=session.id)
 
 
 def _csv_cell(value: object) -> str:
