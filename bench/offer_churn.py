@@ -242,8 +242,7 @@ def offer_session(*, capacity: int, waiting: int, tokens: list[str]) -> tuple[in
     )  # fmt: skip
     reset([session.id])
     fans = dict(Token.objects.filter(key__in=tokens[: capacity + waiting]).values_list("user_id", "key"))
-    ordered = [fan for fan, _ in sorted(fans.items(), key=lambda item: item[1])]
-    ordered.sort()
+    ordered = sorted(fans)
     rows = [Registration(session_id=session.id, fan_id=fan, status="confirmed") for fan in ordered[:capacity]]
     rows += [
         Registration(session_id=session.id, fan_id=fan, status="waitlisted", waitlist_ticket=n)

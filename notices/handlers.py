@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from events.models import Session
@@ -52,31 +53,56 @@ def on_session_cancelled(*, session: Session) -> None:
 
 
 def on_seats_given(*, session: Session, registrations: Sequence[Registration]) -> None:
-    outgoing = []
-    for registration in Registration.objects.filter(id__in=[r.id for r in registrations]).select_related(
-        "fan", "session", "session__series"
-    ):
-        _language, subject, body = compose_for(
-            registration.fan, lambda r=registration: _pair(compose.promoted(session=r.session, registration=r))
-        )
-        outgoing.append(Outgoing(recipient=registration.fan, subject=subject, body=body))
-    notices_queue(kind=Notice.Kind.PROMOTED, outgoing=outgoing, session=session)
-
-
-def _to_parties(session: Session, registrations: Sequence[Registration], kind: str, text: Any) -> None:
-    outgoing = []
-    for registration in Registration.objects.filter(id__in=[r.id for r in registrations]).select_related(
-        "fan", "session", "session__series", "session__venue", "session__city"
-    ):
-        _language, subject, body = compose_for(registration.fan, lambda r=registration: _pair(text(r)))
-        outgoing.append(Outgoing(recipient=registration.fan, subject=subject, body=body))
-    notices_queue(kind=kind, outgoing=outgoing, session=session)
+    _tell_later(Notice.Kind.PROMOTED, session, registrations)
 
 
 def on_seats_offered(*, session: Session, registrations: Sequence[Registration]) -> None:
-    _to_parties(
-        session, registrations, Notice.Kind.OFFERED, lambda r: compose.offered(session=r.session, registration=r)
+    _tell_later(Notice.Kind.OFFERED, session, registrations)
+
+
+def _tell_later(kind: str, session: Session, registrations: Sequence[Registration]) -> None:
+    """Seats given or offered are announced inside the transaction that holds the session's row lock,
+    which every seat of the session waits for: composing the emails there (two languages, templates)
+    made each freed seat hold the lock several times longer. A job in the same transaction (so the
+    notice cannot be lost) composes them right after (``seats_tell``)."""
+    from notices.tasks import tell_seats
+
+    parties = [[r.id, r.offer_expires_at.isoformat() if r.offer_expires_at else None] for r in registrations]
+    jobs.enqueue(tell_seats, kind, session.id, parties, timezone.now().isoformat())
+
+
+def seats_tell(*, kind: str, session_id: int, parties: list[list[Any]], at: str) -> int:
+    """Write the notices of parties given seats (``promoted``) or offered seats (``offered``) at
+    ``at``, once each (dedupe key: the offer's deadline, or the time of the promotion), and only to
+    parties that still hold what they were given (a fan who already accepted, or left, is not told
+    of it afterwards). Returns how many were written."""
+    expected = Registration.Status.CONFIRMED if kind == Notice.Kind.PROMOTED else Registration.Status.OFFERED
+    deadline_of = {registration_id: deadline for registration_id, deadline in parties}
+    keys = {rid: f"{kind}:{rid}:{deadline or at}" for rid, deadline in deadline_of.items()}
+    done = set(Notice.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True))
+    rows = Registration.objects.filter(id__in=list(keys), status=expected).select_related(
+        "fan", "session", "session__series", "session__venue", "session__city"
     )
+    text = compose.promoted if kind == Notice.Kind.PROMOTED else compose.offered
+    outgoing = []
+    for registration in rows:
+        deadline = deadline_of[registration.id]
+        if keys[registration.id] in done:
+            continue
+        if kind == Notice.Kind.OFFERED and (
+            registration.offer_expires_at is None or registration.offer_expires_at.isoformat() != deadline
+        ):
+            continue  # this offer ended; a later one has its own notice
+        _language, subject, body = compose_for(
+            registration.fan, lambda r=registration: _pair(text(session=r.session, registration=r))
+        )
+        outgoing.append(
+            Outgoing(recipient=registration.fan, subject=subject, body=body, dedupe_key=keys[registration.id])
+        )
+    if not outgoing:
+        return 0
+    with transaction.atomic():
+        return len(notices_queue(kind=kind, outgoing=outgoing, session=Session.objects.get(id=session_id)))
 
 
 def on_draw_done(*, session: Session, registrations: Sequence[Registration]) -> None:

@@ -34,3 +34,11 @@ def tell_draw_results(session_id: int) -> int:
     from notices.handlers import draw_results_tell
 
     return draw_results_tell(session_id=session_id)
+
+
+@jobs.job
+def tell_seats(kind: str, session_id: int, parties: list, at: str) -> int:
+    """Tell parties given or offered seats (``notices.handlers.seats_tell``)."""
+    from notices.handlers import seats_tell
+
+    return seats_tell(kind=kind, session_id=session_id, parties=parties, at=at)

@@ -125,3 +125,26 @@ def test_a_fan_without_an_email_address_gets_the_notice_on_the_site_only(mailout
     assert Notice.objects.get().delivery == Notice.Delivery.SKIPPED
     assert run_jobs() == 0
     assert mailoutbox == []
+
+
+def test_seats_offered_are_told_by_a_job_once_and_not_after_the_offer_was_answered(run_jobs, mailoutbox):
+    """The offer's notice is composed by a job after the seat's transaction (which holds the session's
+    lock); running that job twice tells the fan once, and an offer answered before its notice was
+    written is not announced afterwards."""
+    from notices.handlers import seats_tell
+
+    session = SessionFactory(capacity=1, offer_hold_minutes=60)
+    seated, first, second = (seats.registration_create(session=session, fan=UserFactory()) for _ in range(3))
+    seats.registration_cancel(registration=seated)
+    job = DBTaskResult.objects.get(task_path__endswith="tell_seats")
+    run_jobs()
+    assert [m.to[0] for m in mailoutbox] == [first.fan.email]
+    assert f"/sessions/{session.id}/#offer" in mailoutbox[0].body  # where it is answered in one click
+    assert seats_tell(**dict(zip(["kind", "session_id", "parties", "at"], job.args_kwargs["args"], strict=True))) == 0
+
+    seats.offer_decline(registration=first)  # the seat is offered to the second fan ...
+    seats.offer_accept(registration=second)  # ... who takes it before the notice is written
+    mailoutbox.clear()
+    run_jobs()
+    assert mailoutbox == []
+    assert not Notice.objects.filter(recipient=second.fan, kind=Notice.Kind.OFFERED).exists()
