@@ -13,7 +13,7 @@ connections busy, each client doing the next thing there is to do, in this order
   2. a fan whose registration ended (cancelled, declined, expired) joins the waitlist again:
      ``POST /api/sessions/{id}/registrations/`` (the same row revived at the end of the queue);
   3. a confirmed fan cancels: ``DELETE /api/registrations/{id}/`` (the seat is offered on at once);
-  4. otherwise a waitlisted fan leaves and joins again (waitlist churn).
+  4. with ``--churn``, otherwise a waitlisted fan leaves (and then joins again, step 2).
 
 Fans learn of their offers as from the notice: the generator reads the session's open offers from
 the database every 20 ms (one indexed query) and, in the same statement and snapshot, the counters
@@ -168,7 +168,7 @@ async def _generate(plan: dict) -> dict:
                 continue
             busy.add(registration_id)
             return "cancel", "DELETE", f"/api/registrations/{registration_id}/", registration_id
-        for _ in range(8):
+        for _ in range(8 if plan["churn"] else 0):
             registration_id = rng.choice(waitlisted_list)
             if registration_id in waitlisted and registration_id not in busy:
                 busy.add(registration_id)
@@ -271,21 +271,20 @@ def clock(session_id: int, hold: float, stop: threading.Event, counts: collectio
     try:
         while not stop.is_set():
             now = timezone.now()
-            stale = list(
-                Registration.objects.filter(
-                    session_id=session_id, status="offered", updated_at__lt=now - dt.timedelta(seconds=hold)
-                ).values_list("id", flat=True)
-            )
-            for registration_id in stale:
-                with transaction.atomic():
-                    aged = Registration.objects.filter(id=registration_id, status="offered").update(
+            with transaction.atomic():
+                stale = list(
+                    Registration.objects.filter(
+                        session_id=session_id, status="offered", offer_expires_at__gt=now,
+                        updated_at__lt=now - dt.timedelta(seconds=hold),
+                    ).values_list("id", flat=True)
+                )  # fmt: skip
+                if stale:
+                    counts["offers aged"] += Registration.objects.filter(id__in=stale, status="offered").update(
                         offer_expires_at=now
                     )
-                    if aged:
-                        counts["offers aged"] += 1
-                        counts["jobs due"] += DBTaskResult.objects.filter(
-                            status="READY", task_path__endswith="expire_offer", args_kwargs__args=[registration_id]
-                        ).update(run_after=now)
+                    counts["jobs due"] += DBTaskResult.objects.filter(
+                        status="READY", task_path__endswith="expire_offer", args_kwargs__args__0__in=stale
+                    ).update(run_after=now)
             stop.wait(0.1)
     finally:
         connection.close()
@@ -367,7 +366,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--accept", type=float, default=0.6, help="share of offers accepted")
     parser.add_argument("--decline", type=float, default=0.2, help="share declined (the rest expire)")
-    parser.add_argument("--hold", type=float, default=1.0, help="seconds an offer stays open before it expires")
+    parser.add_argument("--hold", type=float, default=5.0, help="seconds an offer stays open before it expires")
+    parser.add_argument(
+        "--churn", action="store_true", help="idle clients make waitlisted fans leave and join again (step 4)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -386,7 +388,7 @@ def main() -> int:
             plan = {
                 "host": host, "port": port, "session": session_id, "tokens": token_of, "confirmed": confirmed,
                 "waitlisted": waitlisted, "clients": args.clients, "seconds": args.seconds, "accept": args.accept,
-                "decline": args.decline, "seed": number, "database_url": args.database_url,
+                "decline": args.decline, "seed": number, "database_url": args.database_url, "churn": args.churn,
             }  # fmt: skip
             counts: collections.Counter = collections.Counter()
             stop = threading.Event()
