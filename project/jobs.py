@@ -17,6 +17,11 @@ What this module adds to the framework:
   run twice (never zero times): jobs are written to be idempotent.
 - ``run_due``: runs the due jobs now, in this process, through the framework's worker (tests, and
   the worker command's loop).
+- ``prune_finished_jobs``: a job that deletes finished results through the framework's
+  ``prune_db_task_results`` (succeeded ones after ``JOBS_KEEP_SUCCEEDED_DAYS``, failed ones, with
+  their tracebacks, after ``JOBS_KEEP_FAILED_DAYS``); ``plan_pruning``, called by every worker
+  between batches, keeps one such job waiting in the queue, due ``JOBS_PRUNE_EVERY_HOURS`` after
+  the last one finished.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, ParamSpec, TypeVar
 from unittest import mock
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -138,3 +144,43 @@ def run_due(*, raise_failures: bool = True) -> int:
         if failed:
             raise AssertionError("job(s) failed:\n" + "\n".join(r.traceback for r in failed))
     return worker._run_tasks
+
+
+@job
+def prune_finished_jobs() -> None:
+    """Delete finished job results: succeeded ones finished more than ``JOBS_KEEP_SUCCEEDED_DAYS``
+    ago, failed ones more than ``JOBS_KEEP_FAILED_DAYS`` ago (a retry is a row of its own and is
+    never touched; waiting and running jobs neither). The framework's command does it and logs the
+    number deleted."""
+    call_command(
+        "prune_db_task_results",
+        queue_name="*",
+        min_age_days=int(settings.JOBS_KEEP_SUCCEEDED_DAYS),
+        failed_min_age_days=int(settings.JOBS_KEEP_FAILED_DAYS),
+        verbosity=1,
+    )
+
+
+def plan_pruning() -> str | None:
+    """Make sure one ``prune_finished_jobs`` is waiting in the queue: if none is waiting or running,
+    enqueue one due ``JOBS_PRUNE_EVERY_HOURS`` after the last one finished (now, the first time).
+    Every worker calls this between batches, so the schedule lives in the queue and survives any
+    worker; two workers planning at the same instant make two prunings, which run once each (both
+    harmless) before the next check plans one again. ``JOBS_PRUNE_EVERY_HOURS`` 0: never. Returns
+    the id of the job it enqueued, if any."""
+    every = float(settings.JOBS_PRUNE_EVERY_HOURS)
+    if every <= 0:
+        return None
+    path = prune_finished_jobs.module_path
+    pending = DBTaskResult.objects.filter(task_path=path, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING])
+    if pending.exists():
+        return None
+    last = (
+        DBTaskResult.objects.filter(task_path=path, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    now = timezone.now()
+    due = now if last is None else max(now, last + dt.timedelta(hours=every))
+    return enqueue(prune_finished_jobs, run_after=due)

@@ -264,6 +264,12 @@ JOBS_STALE_SECONDS = env_float("JOBS_STALE_SECONDS", 300)
 # Failed jobs and failed deliveries are retried after base, 2 x base, 4 x base ... up to max.
 JOBS_RETRY_BASE_SECONDS = env_float("JOBS_RETRY_BASE_SECONDS", 30)
 JOBS_RETRY_MAX_SECONDS = env_float("JOBS_RETRY_MAX_SECONDS", 3600)
+# Finished job results are deleted (project.jobs.prune_finished_jobs, planned by the workers every
+# JOBS_PRUNE_EVERY_HOURS; 0: never): succeeded ones after this many days, failed ones (their
+# tracebacks) after longer.
+JOBS_PRUNE_EVERY_HOURS = env_float("JOBS_PRUNE_EVERY_HOURS", 24)
+JOBS_KEEP_SUCCEEDED_DAYS = env_int("JOBS_KEEP_SUCCEEDED_DAYS", 14)
+JOBS_KEEP_FAILED_DAYS = env_int("JOBS_KEEP_FAILED_DAYS", 90)
 # Notices emailed per delivery job (one SMTP connection each).
 NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 50)
 # Reminders to confirmed fans, this many hours before a session starts (comma-separated).

@@ -21,6 +21,11 @@ from tests.notices.test_outbox import wait_until
 from tests.smtp_sink import SmtpSink
 
 
+def deliveries():
+    """The delivery jobs' rows (the workers also keep a pruning job planned beside them)."""
+    return DBTaskResult.objects.filter(task_path="notices.tasks.deliver_notices")
+
+
 @pytest.mark.django_db
 def test_a_failing_job_keeps_its_error_and_is_retried_after_a_backoff(settings):
     settings.JOBS_RETRY_BASE_SECONDS = 0.3
@@ -72,15 +77,77 @@ def test_two_worker_processes_share_the_queue_and_send_each_notice_once(settings
                 kind=Notice.Kind.MESSAGE, outgoing=[Outgoing(recipient=fan, subject="Hello", body="Hi") for fan in fans]
             )
             wait_until(lambda: Notice.objects.filter(delivery=Notice.Delivery.SENT).count() == 200, timeout=120)
-            wait_until(lambda: not DBTaskResult.objects.exclude(status=TaskResultStatus.SUCCESSFUL).exists())
+            wait_until(lambda: not deliveries().exclude(status=TaskResultStatus.SUCCESSFUL).exists())
         finally:
             for worker in workers:
                 stop(worker)
         received = sink.count_by_recipient()
     assert set(received) == set(User.objects.filter(id__in=[f.id for f in fans]).values_list("email", flat=True))
     assert set(received.values()) == {1}
-    results = list(DBTaskResult.objects.all())
+    results = list(deliveries())
     assert len(results) == 40
     assert all(len(result.worker_ids) == 1 for result in results)  # no job was taken twice
     by_worker = Counter(result.worker_ids[0] for result in results)
     print("jobs per worker:", dict(by_worker))
+
+
+def finished_job(status: TaskResultStatus, *, days_ago: float) -> str:
+    job_id = jobs.enqueue(flaky_jobs.flaky, f"{status}-{days_ago}")
+    finished_at = timezone.now() - dt.timedelta(days=days_ago)
+    DBTaskResult.objects.filter(id=job_id).update(status=status, started_at=finished_at, finished_at=finished_at)
+    return job_id
+
+
+@pytest.mark.django_db
+def test_pruning_deletes_succeeded_results_after_their_days_and_failed_ones_after_longer(settings):
+    settings.JOBS_KEEP_SUCCEEDED_DAYS = 14
+    settings.JOBS_KEEP_FAILED_DAYS = 90
+    finished_job(TaskResultStatus.SUCCESSFUL, days_ago=15)
+    recent_success = finished_job(TaskResultStatus.SUCCESSFUL, days_ago=13)
+    finished_job(TaskResultStatus.FAILED, days_ago=91)
+    failure = finished_job(TaskResultStatus.FAILED, days_ago=15)
+    waiting = jobs.enqueue(flaky_jobs.flaky, "later", run_after=timezone.now() + dt.timedelta(days=30))
+    running = finished_job(TaskResultStatus.RUNNING, days_ago=100)
+    DBTaskResult.objects.filter(id=running).update(finished_at=None)
+    assert jobs.plan_pruning() is not None
+    assert jobs.run_due() == 1
+    kept = DBTaskResult.objects.exclude(task_path=jobs.prune_finished_jobs.module_path)
+    assert {str(pk) for pk in kept.values_list("id", flat=True)} == {recent_success, failure, waiting, running}
+
+
+@pytest.mark.django_db
+def test_the_workers_keep_one_pruning_planned_every_period_after_the_last(settings):
+    settings.JOBS_PRUNE_EVERY_HOURS = 24
+    first = jobs.plan_pruning()
+    assert first is not None
+    assert jobs.plan_pruning() is None  # one waiting is enough
+    assert jobs.run_due() == 1
+    done = DBTaskResult.objects.get(id=first)
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    planned = DBTaskResult.objects.get(id=jobs.plan_pruning())
+    assert planned.status == TaskResultStatus.READY
+    assert planned.run_after == done.finished_at + dt.timedelta(hours=24)
+    assert jobs.run_due() == 0  # not due before then
+    planned.delete()
+    settings.JOBS_PRUNE_EVERY_HOURS = 0
+    assert jobs.plan_pruning() is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_prunes_old_results_on_its_own(tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("a worker process shares a PostgreSQL database")
+    old = finished_job(TaskResultStatus.SUCCESSFUL, days_ago=30)
+    recent = finished_job(TaskResultStatus.SUCCESSFUL, days_ago=1)
+    worker = start_worker({}, tmp_path / "worker.log")
+    try:
+        wait_until(lambda: not DBTaskResult.objects.filter(id=old).exists(), timeout=60)
+        pruning = DBTaskResult.objects.filter(task_path=jobs.prune_finished_jobs.module_path)
+        wait_until(lambda: pruning.filter(status=TaskResultStatus.READY).exists(), timeout=60)
+    finally:
+        stop(worker)
+    assert DBTaskResult.objects.filter(id=recent).exists()
+    assert pruning.filter(status=TaskResultStatus.SUCCESSFUL).count() == 1
+    (next_one,) = pruning.filter(status=TaskResultStatus.READY)
+    assert next_one.run_after > timezone.now() + dt.timedelta(hours=23)

@@ -12,6 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from notices.messages import Target, message_send
 from notices.models import Notice, OrganizerMessage
+from project import jobs
 from registrations.models import Registration
 from tests.factories import SessionFactory, UserFactory, organizer_of
 from tests.notices.processes import start_worker, stop
@@ -67,9 +68,10 @@ def test_a_worker_killed_mid_message_loses_no_recipient_and_sends_none_more_than
     duplicates = sum(count - 1 for count in received.values())
     counted = Notice.objects.filter(message=message).aggregate(resends=Sum("resends"))["resends"]
     assert duplicates <= counted  # every duplicate was counted as a possible one
-    recovered = [r for r in DBTaskResult.objects.all() if len(r.worker_ids) > 1]
+    message_jobs = DBTaskResult.objects.exclude(task_path=jobs.prune_finished_jobs.module_path)  # planned beside
+    recovered = [r for r in message_jobs if len(r.worker_ids) > 1]
     assert recovered, "the killed worker's job was not taken over"
-    assert not DBTaskResult.objects.exclude(status=TaskResultStatus.SUCCESSFUL).exists()
+    assert not message_jobs.exclude(status=TaskResultStatus.SUCCESSFUL).exists()
     assert OrganizerMessage.objects.get().recipients == RECIPIENTS
     print(
         f"killed after {delivered_by_first} emails; duplicates received: {duplicates}; "

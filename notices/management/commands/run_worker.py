@@ -3,7 +3,8 @@
 It runs the framework's worker in batch mode (take a due job with ``SELECT ... FOR UPDATE SKIP
 LOCKED``, run it, record it; until none is due), then waits ``--interval`` seconds and looks again.
 Between batches it makes stalled jobs ready again (``project.jobs.recover_stalled``: a worker that
-was killed mid-job leaves its job RUNNING). SIGTERM/SIGINT: finishes the job in hand, then exits.
+was killed mid-job leaves its job RUNNING) and keeps the pruning of finished results planned in the
+queue (``project.jobs.plan_pruning``). SIGTERM/SIGINT: finishes the job in hand, then exits.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         while True:
             if time.monotonic() >= next_recovery:
                 jobs.recover_stalled()
+                jobs.plan_pruning()
                 next_recovery = time.monotonic() + recover_every
             worker = jobs.new_worker(worker_id=worker_id, max_tasks=max_batch)
             # The framework's handlers: finish the job in hand on SIGTERM/SIGINT, exit at once when idle.
