@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.registration_rush import Connection, seed  # noqa: E402 - after the path is set
 from bench.rush_common import measured_server, prepare_database  # noqa: E402
+from bench.rush_simulation import cpu_seconds, gunicorn_pids  # noqa: E402
 
 # One statement, one snapshot: the open offers, the session's counters and what the rows say.
 SAMPLE_SQL = """
@@ -339,7 +340,7 @@ def job_worker(database_url: str, redis_url: str):
             cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True,
         )  # fmt: skip
         try:
-            yield log
+            yield proc.pid
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -348,6 +349,17 @@ def job_worker(database_url: str, redis_url: str):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL backends of this database now (the server's connections persist)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
 
 
 def pick(values: list[float], q: float) -> float:
@@ -377,7 +389,7 @@ def main() -> int:
     prepare_database(args.database_url, args.redis_url)
     _sessions, tokens = seed(fans=args.capacity + args.waiting, sessions=1, capacity=40)
     runs = []
-    with measured_server(args) as (host, port), job_worker(args.database_url, args.redis_url):
+    with measured_server(args) as (host, port), job_worker(args.database_url, args.redis_url) as worker_pid:
         for number in range(1, args.repeat + 1):
             from django.db import connection
 
@@ -396,16 +408,21 @@ def main() -> int:
             results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
             generator = multiprocessing.get_context("spawn").Process(target=generate, args=(plan, results))
             load_before = os.getloadavg()[0]
+            processes = {"gunicorn": gunicorn_pids(port), "job worker": [worker_pid], "PostgreSQL": postgres_pids()}
+            cpu_before = {name: cpu_seconds(pids) for name, pids in processes.items()}
             ticker.start()
             generator.start()
             figures = results.get(timeout=args.seconds + 120)
             generator.join(timeout=30)
+            cpu = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in processes.items()}
+            # Backends opened during the run (the server connects on its first requests) count whole.
+            cpu["PostgreSQL"] += cpu_seconds(sorted(set(postgres_pids()) - set(processes["PostgreSQL"])))
             stop.set()
             ticker.join(timeout=10)
             time.sleep(1.0)  # the worker's expiries still due, then the checks
             problems = check(session_id)
             connection.close()
-            figures.update(problems=problems, load=(load_before, os.getloadavg()[0]), clock=dict(counts))
+            figures.update(problems=problems, load=(load_before, os.getloadavg()[0]), clock=dict(counts), cpu=cpu)
             runs.append(figures)
             _print_run(number, figures)
     _print_summary(runs, args)
@@ -417,7 +434,8 @@ def _print_run(number: int, figures: dict) -> None:
     print(
         f"run {number}: {elapsed:.1f} s, load average {figures['load'][0]:.1f} -> {figures['load'][1]:.1f}, "
         f"mean requests in flight {figures['mean_in_flight']:.0f}, "
-        f"client CPU {figures['client_cpu_share']:.2f}"
+        f"client CPU {figures['client_cpu_share']:.2f}; CPU seconds: "
+        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["cpu"].items())
     )
     for kind in ("accept", "decline", "cancel", "join", "leave"):
         lat = figures["latencies"].get(kind, [])

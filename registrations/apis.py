@@ -148,6 +148,10 @@ class MyRegistrationViewSet(viewsets.GenericViewSet):
                 )
             statuses = (wanted,) if wanted else selectors.ACTIVE_STATUSES
             return selectors.registrations_of_fan(fan=self.request.user, statuses=statuses)
+        if self.action in ("destroy", "partial_update", "accept", "decline"):
+            # The service locks and reads the registration itself: this lookup only proves it is the
+            # fan's (anyone else's is a 404), without the session, venue and city a read shows.
+            return Registration.objects.filter(fan=self.request.user).only("id", "session_id", "fan_id")
         return selectors.registrations_of_fan(fan=self.request.user, statuses=Registration.Status.values)
 
     def list(self, request):

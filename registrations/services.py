@@ -493,8 +493,7 @@ def registration_cancel(*, registration: Registration) -> Registration:
     registration.save(
         update_fields=["status", "waitlist_ticket", "offer_expires_at", "cancelled_at", "updated_at", "entry_ref"]
     )
-    waitlist.save_counters(session)
-    waitlist.fill(session=session)
+    _fill_and_save_counters(session)
     return registration
 
 
@@ -514,9 +513,15 @@ def registration_reduce_party(*, registration: Registration, party_size: int) ->
         registration.party_size = party_size
         registration.companions = registration.companions[: party_size - 1]
         registration.save(update_fields=["party_size", "companions", "updated_at"])
-        waitlist.save_counters(session)
-        waitlist.fill(session=session)
+        _fill_and_save_counters(session)
     return registration
+
+
+def _fill_and_save_counters(session: Session) -> None:
+    """Freed seats go to the waitlist, and the counters are written once (``fill`` writes them when it
+    serves anyone): one statement less while the session's row is locked."""
+    if not waitlist.fill(session=session):
+        waitlist.save_counters(session)
 
 
 def _offer_expired() -> ApplicationError:
@@ -559,8 +564,7 @@ def _end_offer(*, session: Session, registration: Registration) -> Registration:
     registration.offer_expires_at = None
     registration.cancelled_at = timezone.now()
     registration.save(update_fields=["status", "offer_expires_at", "cancelled_at", "updated_at"])
-    waitlist.save_counters(session)
-    waitlist.fill(session=session)
+    _fill_and_save_counters(session)
     return registration
 
 
