@@ -409,14 +409,18 @@ def main() -> int:
             generator = multiprocessing.get_context("spawn").Process(target=generate, args=(plan, results))
             load_before = os.getloadavg()[0]
             processes = {"gunicorn": gunicorn_pids(port), "job worker": [worker_pid], "PostgreSQL": postgres_pids()}
-            cpu_before = {name: cpu_seconds(pids) for name, pids in processes.items()}
+            cpu_before = {pid: cpu_seconds([pid]) for pids in processes.values() for pid in pids}
             ticker.start()
             generator.start()
             figures = results.get(timeout=args.seconds + 120)
             generator.join(timeout=30)
-            cpu = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in processes.items()}
-            # Backends opened during the run (the server connects on its first requests) count whole.
-            cpu["PostgreSQL"] += cpu_seconds(sorted(set(postgres_pids()) - set(processes["PostgreSQL"])))
+            # Backends opened during the run (the server connects on its first requests) count whole;
+            # a process gone by the end (a connection closed) counts for nothing.
+            processes["PostgreSQL"] = sorted(set(processes["PostgreSQL"]) | set(postgres_pids()))
+            cpu = {
+                name: sum(max(0.0, cpu_seconds([pid]) - cpu_before.get(pid, 0.0)) for pid in pids)
+                for name, pids in processes.items()
+            }
             stop.set()
             ticker.join(timeout=10)
             time.sleep(1.0)  # the worker's expiries still due, then the checks
