@@ -57,8 +57,9 @@ def make_month() -> int:
     from django.utils import timezone
 
     from accounts.models import User
-    from events.demo import DEMO_ACCOUNTS, load_demo
+    from events.demo import DEMO_ACCOUNTS
     from events.models import Session
+    from frontend.demo import load_demo
     from registrations.models import Registration
 
     series = load_demo(today=dt.date(2026, 11, 25)).series

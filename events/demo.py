@@ -1,8 +1,9 @@
-"""Loads the demo program: a month-long photography night school across 15 cities.
+"""The planning part of the demo program: a month-long photography night school across 15 cities.
 
 The month is the calendar month after today (in Beijing time), so the demo always has upcoming
-sessions with registration open. Loading is all or nothing and idempotent: a second run finds the
-series by its slug and changes nothing.
+sessions with registration open. The whole demo (with the priority codes and the livestream that
+higher rooms add) is loaded by ``frontend.demo.load_demo`` (``manage.py load_demo``), all or nothing
+and idempotent: a second run finds the series by its slug and changes nothing.
 """
 
 import calendar
@@ -10,15 +11,12 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
 from events.conflicts import civil_twilight
 from events.demo_data import CITIES, HOSTS, PARTNERS, TALK_TOPICS
 from events.models import City, Series, Session, Venue
-from registrations.models import PriorityCode
-from streams.models import Stream
 
 DEMO_SERIES_SLUG = "starlight-night-school-demo"
 DEMO_ACCOUNTS = {
@@ -36,9 +34,25 @@ BEIJING = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
-class DemoResult:
-    created: bool
+class DemoPlanned:
+    """What a first load planned that the higher rooms' parts of the demo build on."""
+
+    month_start: dt.date
+    grotto_session: Session  # the livestreamed night tour
+    grotto_hosts: list[User]
+    drawn_session: Session | None  # the night shoot whose seats go by a draw, if any
+
+
+@dataclass
+class DemoProgram:
     series: Series
+    organization: Organization
+    users: dict[str, User]  # the demo accounts by username
+    planned: DemoPlanned | None  # None: the series was there already, and nothing was planned
+
+    @property
+    def created(self) -> bool:
+        return self.planned is not None
 
 
 def _demo_month_start(today: dt.date) -> dt.date:
@@ -63,16 +77,7 @@ def _accounts(organization: Organization) -> dict[str, User]:
         if role:
             Membership.objects.get_or_create(user=user, organization=organization, role=role)
         users[username] = user
-    _grant_admin_permissions(users["organizer"])
     return users
-
-
-def _grant_admin_permissions(user: User) -> None:
-    """The organizer plans in the admin too: every permission on the planning models."""
-    from django.contrib.auth.models import Permission
-
-    perms = Permission.objects.filter(content_type__app_label__in=["events", "registrations", "streams"])
-    user.user_permissions.add(*perms)
 
 
 def _resident_hosts(organization: Organization, demo_host: User) -> list[tuple[User, User]]:
@@ -229,15 +234,17 @@ def _grotto_livestream(series, month_start, places, demo_host) -> tuple[Session,
     return session, [demo_host]
 
 
-@transaction.atomic
-def load_demo(*, today: dt.date | None = None) -> DemoResult:
+def demo_program_load(*, today: dt.date | None = None) -> DemoProgram:
+    """The demo's organization, accounts, places, series and sessions (call inside the whole
+    demo's transaction). When the series is there already, nothing but the accounts is touched
+    and ``planned`` is None."""
     organization, _ = Organization.objects.get_or_create(
         slug="starlight", defaults={"name": "Starlight Photography Night School 星光摄影夜校"}
     )
     users = _accounts(organization)
     existing = Series.objects.filter(slug=DEMO_SERIES_SLUG).first()
     if existing is not None:
-        return DemoResult(created=False, series=existing)
+        return DemoProgram(series=existing, organization=organization, users=users, planned=None)
 
     today = today or timezone.now().astimezone(BEIJING).date()
     month_start = _demo_month_start(today)
@@ -260,27 +267,21 @@ def load_demo(*, today: dt.date | None = None) -> DemoResult:
     for session, session_hosts in planned:
         session.save()
         session.hosts.set(session_hosts)
-
-    stream = Stream.objects.create(
-        organization=organization,
-        session=grotto_session,
-        title="Longmen Grottoes night tour · 龙门石窟夜游",
-        playback_url="https://live.example.com/aperture/longmen-night-tour.m3u8",
+    drawn = _fair_access([session for session, _ in planned], users)
+    planned_parts = DemoPlanned(
+        month_start=month_start, grotto_session=grotto_session, grotto_hosts=grotto_hosts, drawn_session=drawn
     )
-    stream.hosts.set(grotto_hosts)
-    _priority_codes(organization, series, grotto_session, month_start)
-    _fair_access(organization, [session for session, _ in planned], users)
-    return DemoResult(created=True, series=series)
+    return DemoProgram(series=series, organization=organization, users=users, planned=planned_parts)
 
 
-def _fair_access(organization, sessions: list[Session], users) -> None:
-    """One upcoming night shoot gives its seats by a draw (entries open now, a code that weighs 3),
-    another offers freed seats for two hours (parties of up to 3); the demo fan's address is verified
-    so that the fan can enter the draw."""
+def _fair_access(sessions: list[Session], users: dict[str, User]) -> Session | None:
+    """One upcoming night shoot gives its seats by a draw (entries open now; registrations adds a
+    code that weighs 3), another offers freed seats for two hours (parties of up to 3); the demo
+    fan's address is verified so that the fan can enter the draw. Returns the drawn session."""
     now = timezone.now()
     shoots = [s for s in sessions if s.kind == Session.Kind.NIGHT_SHOOT and s.starts_at > now + dt.timedelta(days=3)]
     if len(shoots) < 2:
-        return
+        return None
     drawn, offered = shoots[0], shoots[1]
     closes = min(drawn.starts_at - dt.timedelta(days=1), now + dt.timedelta(days=2))
     Session.objects.filter(id=drawn.id).update(
@@ -294,28 +295,7 @@ def _fair_access(organization, sessions: list[Session], users) -> None:
         priority_opens_at=None,
     )
     Session.objects.filter(id=offered.id).update(offer_hold_minutes=120, offer_cutoff_minutes=180, max_party_size=3)
-    PriorityCode.objects.create(
-        organization=organization, session=drawn, code="DRAW-CORE", max_uses=50, weight=3, batch="demo-draw"
-    )
     fan = users.get("fan")
     if fan is not None and fan.email:
         type(fan).objects.filter(id=fan.id).update(email_verified_at=now)
-
-
-def _priority_codes(organization, series, grotto_session, month_start) -> None:
-    month_end = dt.datetime.combine(month_start + dt.timedelta(days=31), dt.time(0, 0), tzinfo=BEIJING)
-    PriorityCode.objects.create(
-        organization=organization, series=series, code="STARLIGHT-CORE", max_uses=500, expires_at=month_end
-    )
-    PriorityCode.objects.create(
-        organization=organization, session=grotto_session, code="LONGMEN-VIP", max_uses=40, expires_at=month_end
-    )
-    for n in range(1, 6):
-        PriorityCode.objects.create(
-            organization=organization,
-            series=series,
-            code=f"FAN-{n:04d}",
-            max_uses=1,
-            expires_at=month_end,
-            batch="demo-fans",
-        )
+    return drawn

@@ -30,7 +30,7 @@ SETUP = """
 import datetime as dt
 from django.utils import timezone
 from accounts.models import User
-from events.demo import load_demo
+from frontend.demo import load_demo
 from events.models import Session
 from registrations import services
 

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.models import User
 from events import conflicts, services
-from events.demo import load_demo
+from events.demo import demo_program_load
 from events.models import Session
 from project.errors import ApplicationError
 
@@ -18,7 +18,7 @@ DEMO_DAYS = [dt.date(2026, 11, 25), dt.date(2027, 5, 20)]
 
 @pytest.fixture
 def demo():
-    return load_demo(today=DEMO_DAYS[0]).series
+    return demo_program_load(today=DEMO_DAYS[0]).series
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def refused_kinds(excinfo) -> set[str]:
 
 @pytest.mark.parametrize("today", DEMO_DAYS)
 def test_demo_program_has_no_conflicts(today):
-    series = load_demo(today=today).series
+    series = demo_program_load(today=today).series
     assert conflicts.series_conflicts(series_id=series.id) == []
 
 

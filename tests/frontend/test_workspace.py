@@ -9,8 +9,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from events.demo import load_demo
 from events.models import Session
+from frontend.demo import load_demo
 from tests.factories import (
     CityFactory,
     OrganizationFactory,

@@ -7,8 +7,9 @@ import zoneinfo
 import pytest
 
 from accounts.models import User
-from events.demo import DEMO_ACCOUNTS, load_demo
+from events.demo import DEMO_ACCOUNTS
 from events.models import Session
+from frontend.demo import load_demo
 from registrations import services as registration_services
 from tests.factories import OrganizationFactory, RegistrationFactory, SessionFactory, UserFactory, host_of
 from tests.frontend.live_server import asgi_server, server_database_url

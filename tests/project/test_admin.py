@@ -3,7 +3,7 @@ import zoneinfo
 
 import pytest
 
-from events.demo import load_demo
+from frontend.demo import load_demo
 
 pytestmark = pytest.mark.django_db
 

@@ -223,7 +223,7 @@ def test_equal_entries_are_equally_likely_in_every_place():
 def test_the_demo_programs_draw_is_recomputed_by_the_script(tmp_path):
     """The demo has a night shoot in draw mode with entries open, and one that offers freed seats;
     drawn, its published order is the script's."""
-    from events.demo import load_demo
+    from frontend.demo import load_demo
 
     series = load_demo().series
     drawn = series.sessions.get(allocation=Session.Allocation.DRAW)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from events.demo import DEMO_ACCOUNTS, load_demo
+from events.demo import DEMO_ACCOUNTS
+from frontend.demo import load_demo
 
 
 class Command(BaseCommand):

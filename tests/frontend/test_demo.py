@@ -5,8 +5,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Membership
-from events.demo import DEMO_SERIES_SLUG, load_demo
+from events.demo import DEMO_SERIES_SLUG
 from events.models import City, Series, Session, Venue
+from frontend.demo import load_demo
 from registrations.models import PriorityCode
 from streams.models import Stream
 
