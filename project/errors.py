@@ -55,16 +55,21 @@ def _flatten_detail(detail: Any) -> Any:
     return str(detail)
 
 
+def _invalid_input() -> str:
+    """DRF's own "Invalid input." in the request's language (DRF's catalogues translate it)."""
+    return str(exceptions.ValidationError.default_detail)
+
+
 def _validation_response(exc: exceptions.ValidationError) -> Response:
     detail = _flatten_detail(exc.detail)
     if isinstance(detail, dict):
         non_field = detail.pop("non_field_errors", None)
-        message = non_field[0] if non_field else "Invalid input."
+        message = non_field[0] if non_field else _invalid_input()
         if non_field:
             detail["non_field_errors"] = non_field
         return Response(error_body(message, "invalid", detail), status=400)
     if isinstance(detail, list):
-        message = detail[0] if detail and isinstance(detail[0], str) else "Invalid input."
+        message = detail[0] if detail and isinstance(detail[0], str) else _invalid_input()
         return Response(error_body(message, "invalid", {"non_field_errors": detail}), status=400)
     return Response(error_body(str(detail), "invalid"), status=400)
 

@@ -79,6 +79,56 @@ def test_drf_and_django_messages_follow_the_language_too(api_client):
     assert body["detail"] == "身份认证信息未提供。"
 
 
+def test_drfs_invalid_input_and_field_messages_are_in_the_readers_language(api_client):
+    """DRF's own texts (the 400's detail, a required field, a maximum length, an email) come from
+    DRF's Simplified Chinese catalogue; the code stays the same."""
+    body = {"username": "x" * 151, "email": "not-an-email"}
+    chinese = api_client.post("/api/auth/signup/", body, format="json", **ZH).json()
+    english = api_client.post("/api/auth/signup/", body, format="json", **EN).json()
+    assert chinese["code"] == english["code"] == "invalid"
+    assert (chinese["detail"], english["detail"]) == ("无效的输入。", "Invalid input.")
+    assert chinese["fields"] == {
+        "username": ["请确保这个字段不能超过 150 个字符。"],
+        "email": ["请输入合法的邮件地址。"],
+        "password": ["该字段是必填项。"],
+    }
+    assert english["fields"] == {
+        "username": ["Ensure this field has no more than 150 characters."],
+        "email": ["Enter a valid email address."],
+        "password": ["This field is required."],
+    }
+
+
+def test_a_fans_saved_chinese_decides_drfs_messages_over_the_header():
+    session = SessionFactory()
+    fan = UserFactory(language="zh-hans")
+    body = (
+        token_client(fan)
+        .post(f"/api/sessions/{session.id}/registrations/", {"party_size": "two"}, format="json", **EN)
+        .json()
+    )
+    assert body["detail"] == "无效的输入。"
+    assert body["fields"] == {"party_size": ["请填写合法的整数值。"]}
+
+
+@pytest.mark.site_default_language
+def test_without_a_choice_drfs_messages_are_in_the_sites_default_chinese(api_client):
+    body = api_client.post("/api/auth/signup/", {}, format="json").json()
+    assert body["detail"] == "无效的输入。"
+    assert body["fields"]["username"] == ["该字段是必填项。"]
+
+
+def test_a_malformed_body_is_refused_in_the_readers_language(api_client):
+    def parse_error(headers):
+        response = api_client.post("/api/auth/signup/", "{bad", content_type="application/json", **headers)
+        assert (response.status_code, response.json()["code"]) == (400, "parse_error")
+        return response.json()["detail"]
+
+    reason = "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    assert parse_error(ZH) == f"JSON 解析错误：{reason}"
+    assert parse_error(EN) == f"JSON parse error - {reason}"
+
+
 def test_an_unknown_path_answers_json_in_the_readers_language(api_client):
     body = api_client.get("/api/no-such-thing/", **ZH).json()
     assert body == {"detail": "未找到。", "code": "not_found", "fields": {}}
