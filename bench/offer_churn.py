@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.registration_rush import Connection, seed  # noqa: E402 - after the path is set
-from bench.rush_common import measured_server, prepare_database  # noqa: E402
+from bench.rush_common import measured_server, postgres_pids, prepare_database  # noqa: E402
 from bench.rush_simulation import cpu_seconds, gunicorn_pids  # noqa: E402
 
 # One statement, one snapshot: the open offers, the session's counters and what the rows say.
@@ -349,17 +349,6 @@ def job_worker(database_url: str, redis_url: str):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-
-
-def postgres_pids() -> list[int]:
-    """The PostgreSQL backends of this database now (the server's connections persist)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return [pid for (pid,) in cursor.fetchall()]
 
 
 def pick(values: list[float], q: float) -> float:

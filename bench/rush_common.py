@@ -56,3 +56,14 @@ def measured_server(args):
         log=Path(tempfile.mkdtemp()) / "server.log",
         throttle_redis=args.redis_url,
     )
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL backends of this database now (the server's connections persist)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]

@@ -24,6 +24,7 @@ from accounts.models import User
 from accounts.selectors import is_organizer_of
 from events.models import Session
 from project import hooks, jobs
+from project.db import prepared_cursor
 from project.errors import ApplicationError
 from registrations import draw, waitlist
 from registrations.models import Draw, PriorityCode, Registration, new_checkin_code
@@ -191,7 +192,7 @@ def _enter_at_once(*, session_id: int, fan: User, party_size: int, companions: l
     entered (already entered, refused, or the draw's first entry)."""
     now = timezone.now()
     entry_ref, checkin_code = draw.new_entry_ref(), new_checkin_code()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), prepared_cursor() as cursor:
         cursor.execute(_ENTRY_WINDOW_SQL, [fan.email, session_id])
         row = cursor.fetchone()
         if row is None or not _open_for_entry(row, fan=fan, now=now, party_size=party_size):
