@@ -62,3 +62,35 @@ def test_the_organizers_roster_shows_entries_weights_and_the_result(organization
     draws.draw_run(session_id=session.id)
     page = client_for(organizer_of(organization)).get(f"/plan/sessions/{session.id}/roster/").content.decode()
     assert f"/api/sessions/{session.id}/draw/order/" in page and "Waitlist (1)" in page
+
+
+def test_the_roster_runs_the_draw_once_the_entries_closed_and_only_for_organizers(organization):
+    from tests.factories import SeriesFactory, host_of, organizer_of
+
+    now = timezone.now()
+    session = SessionFactory(
+        series=SeriesFactory(organization=organization), capacity=1, allocation=Session.Allocation.DRAW,
+        entry_opens_at=now - dt.timedelta(hours=1), entry_closes_at=now + dt.timedelta(hours=1),
+    )  # fmt: skip
+    services.registration_get_or_create(session_id=session.id, fan=UserFactory(email_verified_at=now))
+    organizer, host = organizer_of(organization), host_of(organization)
+    session.hosts.add(host)
+    run = f"/plan/sessions/{session.id}/draw/"
+    roster = f"/plan/sessions/{session.id}/roster/"
+    assert "Run the draw now" not in client_for(organizer).get(roster).content.decode()  # entries still open
+    page = client_for(organizer).post(run, follow=True).content.decode()
+    assert "The draw runs once the entries have closed." in page
+
+    Session.objects.filter(id=session.id).update(entry_closes_at=now - dt.timedelta(seconds=1))
+    assert "Run the draw now" in client_for(organizer).get(roster).content.decode()
+    assert client_for(host).post(run).status_code == 403  # hosts run the door, not the draw
+    page = client_for(organizer).post(run, follow=True).content.decode()
+    assert "The draw has run: 1 confirmed, 0 on the waitlist" in page
+    assert "Run the draw now" not in page and f"/api/sessions/{session.id}/draw/order/" in page
+    page = client_for(organizer).post(run, follow=True).content.decode()
+    assert "This draw has already run." in page
+
+
+def test_a_first_come_sessions_page_says_so():
+    page = client_for(None).get(f"/sessions/{SessionFactory().id}/").content.decode()
+    assert "First come, first served" in page
