@@ -28,6 +28,22 @@ class HostChoice(forms.ModelMultipleChoiceField):
         return obj.get_full_name() or obj.username
 
 
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time on the venue's clock: kept naive here; SessionForm.clean makes it aware in the
+    venue's zone (Django would read it in the site's zone)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        moment = super().to_python(value)
+        return moment.replace(tzinfo=None) if moment is not None else None
+
+
+# The fair-access times, typed on the venue's clock like the start and end.
+FAIR_TIMES = ("entry_opens_at", "entry_closes_at", "draw_at")
+FAIR_NUMBERS = ("max_party_size", "offer_hold_minutes", "offer_cutoff_minutes")
+
+
 class SessionForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=Session.Kind.choices)
     title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
@@ -49,6 +65,44 @@ class SessionForm(forms.Form):
     hosts = HostChoice(label=gettext_lazy("Hosts"), queryset=None, required=False, widget=forms.CheckboxSelectMultiple)
     capacity = forms.IntegerField(label=gettext_lazy("Capacity"), min_value=0, required=False)
     waitlist_enabled = forms.BooleanField(label=gettext_lazy("Waitlist"), required=False, initial=True)
+    # Fair access (API.md "Fair access"); an empty number keeps the session's value (new: the default).
+    allocation = forms.ChoiceField(
+        label=gettext_lazy("Seats are given"),
+        choices=Session.Allocation.choices,
+        required=False,
+        initial=Session.Allocation.FIRST_COME,
+    )
+    entry_opens_at = LocalDateTimeField(label=gettext_lazy("Entries open"), required=False)
+    entry_closes_at = LocalDateTimeField(label=gettext_lazy("Entries close"), required=False)
+    draw_at = LocalDateTimeField(
+        label=gettext_lazy("Draw at"),
+        required=False,
+        help_text=gettext_lazy("Empty: when entries close."),
+    )
+    draw_refuse_new_accounts = forms.BooleanField(
+        label=gettext_lazy("Refuse accounts made after entries opened"), required=False
+    )
+    max_party_size = forms.IntegerField(
+        label=gettext_lazy("Largest party"),
+        min_value=1,
+        required=False,
+        initial=1,
+        help_text=gettext_lazy("People one fan may register, themselves included."),
+    )
+    offer_hold_minutes = forms.IntegerField(
+        label=gettext_lazy("Offer hold (minutes)"),
+        min_value=0,
+        required=False,
+        initial=0,
+        help_text=gettext_lazy("How long a waitlisted party has to accept a freed seat; 0: it is theirs at once."),
+    )
+    offer_cutoff_minutes = forms.IntegerField(
+        label=gettext_lazy("No offers in the last (minutes)"),
+        min_value=0,
+        required=False,
+        initial=0,
+        help_text=gettext_lazy("From then on a free seat goes to whoever asks first; 0: offers until the start."),
+    )
 
     def __init__(self, *args, cities: list[City], venues: list[Venue], hosts, **kwargs):
         super().__init__(*args, **kwargs)
@@ -75,7 +129,19 @@ class SessionForm(forms.Form):
             "hosts": list(session.hosts.all()),
             "capacity": session.capacity,
             "waitlist_enabled": session.waitlist_enabled,
+            "allocation": session.allocation,
+            "draw_refuse_new_accounts": not session.draw_new_accounts,
+            **{name: getattr(session, name) for name in FAIR_NUMBERS},
+            **{
+                name: formats.local(moment, session.timezone).replace(tzinfo=None)
+                for name in FAIR_TIMES
+                if (moment := getattr(session, name)) is not None
+            },
         }
+
+    def fair_times(self) -> list[forms.BoundField]:
+        """The entry window and the draw, for the template (each shown with the zone)."""
+        return [self[name] for name in FAIR_TIMES]
 
     def zone_name(self) -> str | None:
         """The zone the times are read in: the chosen venue's, else the city's."""
@@ -101,7 +167,8 @@ class SessionForm(forms.Form):
         return formats.zone_label(moment, zone)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         venue_id, city_id = cleaned.get("venue"), cleaned.get("city")
         venue = self.venues.get(venue_id) if venue_id is not None else None
         if venue_id is not None and venue is None:
@@ -124,6 +191,17 @@ class SessionForm(forms.Form):
                 cleaned["ends_at"] = formats.aware(dt.datetime.combine(end_day, end), zone)
             except formats.AmbiguousLocalTime:
                 self.add_error("end", _("The clocks change at this time there: pick another time."))
+        for name in FAIR_TIMES:
+            moment = cleaned.get(name)
+            if moment is None or self.has_error(name):
+                continue
+            if zone is None:
+                cleaned[name] = None
+                continue
+            try:
+                cleaned[name] = formats.aware(moment, zone)
+            except formats.AmbiguousLocalTime:
+                self.add_error(name, _("The clocks change at this time there: pick another time."))
         return cleaned
 
     def service_data(self) -> dict[str, Any]:
@@ -138,11 +216,23 @@ class SessionForm(forms.Form):
         values["starts_at"], values["ends_at"] = data.get("starts_at"), data.get("ends_at")
         if data.get("capacity") is not None:
             values["capacity"] = data["capacity"]
+        if data.get("allocation"):
+            values["allocation"] = data["allocation"]
+        values.update({name: data.get(name) for name in FAIR_TIMES})
+        values["draw_new_accounts"] = not data.get("draw_refuse_new_accounts")
+        values.update({name: data[name] for name in FAIR_NUMBERS if data.get(name) is not None})
         return values
 
 
 # Service error fields -> the form field that shows them.
-FIELD_OF = {"starts_at": "start", "ends_at": "end", "hosts": "hosts", "venue": "venue", "city": "city"}
+FIELD_OF = {
+    "starts_at": "start",
+    "ends_at": "end",
+    "hosts": "hosts",
+    "venue": "venue",
+    "city": "city",
+    "draw_new_accounts": "draw_refuse_new_accounts",
+}
 
 
 class CancelSessionForm(forms.Form):
