@@ -36,19 +36,22 @@ def read_with_user_value(user: User, name: str) -> object | None:
     return getattr(user, "_aperture_extras", {}).get(name)
 
 
+def user_columns() -> str:
+    """The user's columns, as ``u.<column>, ...``, in the order :func:`user_from_row` reads them."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"u.{quote(field.column)}" for field in User._meta.concrete_fields)
+
+
 @cache
-def _user_sql() -> tuple[str, list[str], list[str]]:
-    fields = User._meta.concrete_fields
+def _user_sql() -> tuple[str, list[str]]:
     quote = connection.ops.quote_name
     extras = list(_EXTRAS)
-    columns = ", ".join(
-        [f"u.{quote(field.column)}" for field in fields] + [f"{_EXTRAS[name]} AS {quote(name)}" for name in extras]
-    )
+    columns = ", ".join([user_columns()] + [f"{_EXTRAS[name]} AS {quote(name)}" for name in extras])
     sql = (
         f"SELECT {columns}, m.organization_id, m.role FROM {quote(User._meta.db_table)} u "  # noqa: S608 - names from the model
         f"LEFT JOIN {quote(Membership._meta.db_table)} m ON m.user_id = u.id WHERE u.id = %s"
     )
-    return sql, [field.attname for field in fields], extras
+    return sql, extras
 
 
 @cache
@@ -61,24 +64,26 @@ def _converters() -> list[list]:
     ]
 
 
-def _converted(values: tuple) -> list:
+def user_from_row(values: tuple | list) -> User:
+    """A user from raw values in :func:`user_columns`' order, converted as Django's compiler does."""
     converted = list(values)
+    fields = User._meta.concrete_fields
     for index, converters in enumerate(_converters()):
         for convert in converters:
-            converted[index] = convert(converted[index], User._meta.concrete_fields[index].cached_col, connection)
-    return converted
+            converted[index] = convert(converted[index], fields[index].cached_col, connection)
+    return User.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def user_with_memberships(user_id: int) -> User | None:
     """The user with this id, their memberships read with them (one statement), or None."""
-    sql, names, extras = _user_sql()
+    sql, extras = _user_sql()
     with prepared_cursor() as cursor:
         cursor.execute(sql, [user_id])
         rows = cursor.fetchall()
     if not rows:
         return None
-    width = len(names)
-    user = User.from_db("default", names, _converted(rows[0][:width]))
+    width = len(User._meta.concrete_fields)
+    user = user_from_row(rows[0][:width])
     user._aperture_extras = dict(zip(extras, rows[0][width : width + len(extras)], strict=True))  # type: ignore[attr-defined]
     user._aperture_memberships = [  # type: ignore[attr-defined]  # accounts.selectors' per-request memo
         (organization_id, role) for *_user, organization_id, role in rows if organization_id is not None

@@ -61,11 +61,12 @@ def fragment(
     timeout = settings.PAGE_CACHE_SECONDS
     if timeout <= 0:
         return build(), (cache.get_many(list(also)) if also else {})
+    if not local or also:
+        return _shared_fragment(name, key_parts, build, also=also, timeout=timeout)
     local_key = (name, repr(key_parts), translation.get_language())  # key_parts may hold lists
-    if local and not also:
-        kept = local_fragments.get(local_key)
-        if kept is not None:
-            return kept, {}
+    kept = local_fragments.get(local_key)
+    if kept is not None:
+        return kept, {}
     shared, found = _shared_fragment(name, key_parts, build, also=also, timeout=timeout)
     if shared is not None:
         local_fragments.put(local_key, shared)

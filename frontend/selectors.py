@@ -149,13 +149,6 @@ def fan_place_and_seats(
     return registration_selectors.fan_place_and_seats(fan_id=user.pk, session_id=session_id)
 
 
-def fan_registration_for(*, user: User | AnonymousUser, session: Session) -> FanPlace | None:
-    """The fan's active (confirmed or waitlisted) registration for this session, if any, with the
-    session's seat figures read in the same query."""
-    places = fan_registrations_among(user=user, session_ids=[session.id])
-    return places[0] if places else None
-
-
 def fan_registrations(*, user: User) -> QuerySet[Registration]:
     return registration_selectors.registrations_of_fan(fan=user).select_related(
         "session__stream", "session__moved_from_venue"

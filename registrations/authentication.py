@@ -1,47 +1,41 @@
 """Token authentication for the registration rush: the same rules as DRF's TokenAuthentication
 (``Authorization: Token <key>``; unknown key or inactive user -> 401), with the token and user
 read by one hand-written join instead of an ORM ``select_related`` query. Compiling that query
-cost more CPU than everything else the registration endpoint does in the database. PostgreSQL
-only, where the join is also a prepared statement (``project.db.prepared_cursor``); elsewhere DRF's
-own lookup, because a raw SQLite row holds text where the model wants datetimes."""
+cost more CPU than everything else the registration endpoint does in the database. On PostgreSQL
+the join is also a prepared statement (``project.db.prepared_cursor``); the user is built from the
+row as the per-request session lookup builds it (``accounts.backends.user_from_row``)."""
 
-from django.contrib.auth import get_user_model
+from functools import cache
+
 from django.db import connection
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authtoken.models import Token
 
+from accounts.backends import user_columns, user_from_row
+from accounts.models import User
 from project.db import prepared_cursor
 from project.i18n import TokenAuthentication
 
 
-def _user_sql() -> tuple[str, list[str]]:
-    user_model = get_user_model()
-    fields = user_model._meta.concrete_fields
-    columns = ", ".join(f'u."{f.column}"' for f in fields)
-    sql = (
-        f"SELECT {columns} FROM {user_model._meta.db_table} u "  # noqa: S608 - names from the model, key bound
-        f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s"
+@cache
+def _token_user_sql() -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT {user_columns()} FROM {quote(User._meta.db_table)} u "  # noqa: S608 - names from the model, key bound
+        f"JOIN {quote(Token._meta.db_table)} t ON t.user_id = u.id WHERE t.key = %s"
     )
-    return sql, [f.attname for f in fields]
 
 
 class RushTokenAuthentication(TokenAuthentication):
-    _query: tuple[str, list[str]] | None = None
-
     def authenticate_credentials(self, key):
-        if connection.vendor != "postgresql":  # a raw SQLite row holds text for datetimes
-            return super().authenticate_credentials(key)
-        if RushTokenAuthentication._query is None:
-            RushTokenAuthentication._query = _user_sql()
-        sql, attnames = RushTokenAuthentication._query
         with prepared_cursor() as cursor:
-            cursor.execute(sql, [key])
+            cursor.execute(_token_user_sql(), [key])
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = get_user_model().from_db(connection.alias, attnames, row)
+        user = user_from_row(row)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return user, Token(key=key, user=user)
