@@ -69,11 +69,7 @@ def notices_of(*, user: User) -> QuerySet[Notice]:
 def read_unread_count_with_user() -> None:
     """The bell's count is read with the signed-in user on every request (accounts.backends), so the
     pages fans reload during a rush need no statement of their own for it."""
-    table = connection.ops.quote_name(Notice._meta.db_table)
-    read_with_user(
-        "unread_notices",
-        f"(SELECT COUNT(*) FROM {table} n WHERE n.recipient_id = u.id AND n.read_at IS NULL)",  # noqa: S608
-    )
+    read_with_user("unread_notices", _unread_sql(recipient="u.id"))
 
 
 def unread_count_as_signed_in(*, user: User) -> int:
@@ -86,9 +82,12 @@ def unread_count_as_signed_in(*, user: User) -> int:
 def unread_count(*, user: User) -> int:
     """The bell's count, now: one small prepared statement."""
     with prepared_cursor() as cursor:
-        cursor.execute(_UNREAD_SQL, [user.pk])
+        cursor.execute(f"SELECT {_unread_sql(recipient='%s')}", [user.pk])  # noqa: S608 - a placeholder
         (count,) = cursor.fetchone()
     return count
 
 
-_UNREAD_SQL = f"SELECT COUNT(*) FROM {Notice._meta.db_table} WHERE recipient_id = %s AND read_at IS NULL"  # noqa: S608
+def _unread_sql(*, recipient: str) -> str:
+    """The bell's count as a scalar subquery; ``recipient``: the SQL that names the person."""
+    table = connection.ops.quote_name(Notice._meta.db_table)
+    return f"(SELECT COUNT(*) FROM {table} n WHERE n.recipient_id = {recipient} AND n.read_at IS NULL)"  # noqa: S608
