@@ -27,12 +27,14 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "correct-horse-battery"  # UserFactory's
 
-pytestmark = [
+# Every browser test file's marks: a real server in a thread, a database it can see, chromium.
+BROWSER_TEST_MARKS = [
     pytest.mark.browser,
     pytest.mark.server,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
 ]
+pytestmark = BROWSER_TEST_MARKS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

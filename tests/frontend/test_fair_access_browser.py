@@ -16,14 +16,9 @@ from registrations import services
 from registrations.models import Registration
 from tests.factories import SeriesFactory, SessionFactory, UserFactory, organizer_of
 from tests.frontend.live_server import asgi_server, server_database_url
-from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.frontend.test_browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS, PASSWORD
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

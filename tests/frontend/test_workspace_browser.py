@@ -13,14 +13,9 @@ from frontend.demo import load_demo
 from registrations import services as registration_services
 from tests.factories import OrganizationFactory, RegistrationFactory, SessionFactory, UserFactory, host_of
 from tests.frontend.live_server import asgi_server, server_database_url
-from tests.frontend.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, _screenshot
+from tests.frontend.test_browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, _screenshot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
