@@ -122,7 +122,8 @@ def _check_entry(*, session: Session, record: Draw | None, fan: User, now: dt.da
 _SHARE_SESSION_SQL = "SELECT id FROM events_session WHERE id = %s FOR SHARE"
 # One entry per verified address at a time: entries of accounts with the same address queue on this
 # transaction-scoped lock (key: a constant for "draw entry", the address's hash) before the check.
-_LOCK_ADDRESS_SQL = "SELECT pg_advisory_xact_lock(14, hashtext(lower(%s)))"
+_ADDRESS_LOCK = "pg_advisory_xact_lock(14, hashtext(lower(%s)))"
+_LOCK_ADDRESS_SQL = f"SELECT {_ADDRESS_LOCK}"
 
 
 # What an entry reads of the session (the whole row costs more CPU than the rest of the entry).
@@ -149,11 +150,11 @@ def _entry_locks(*, session_id: int, fan: User) -> Session:
 # index: the plan cannot start from the session's entries), and the fan holds no registration for
 # the session (ON CONFLICT through the unique (session, fan) index). Nothing inserted: the ORM path
 # (``_entry_create``) tells the cases apart and makes the draw's record at the first entry.
-_ENTRY_WINDOW_SQL = """
+_ENTRY_WINDOW_SQL = f"""
 SELECT status, allocation, starts_at, entry_opens_at, entry_closes_at, max_party_size, draw_new_accounts,
-       pg_advisory_xact_lock(14, hashtext(lower(%s)))
+       {_ADDRESS_LOCK}
 FROM events_session WHERE id = %s FOR SHARE
-"""
+"""  # noqa: S608 - a constant
 _ENTER_SQL = """
 WITH others AS MATERIALIZED (
     SELECT id FROM accounts_user
