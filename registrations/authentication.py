@@ -13,7 +13,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authtoken.models import Token
 
-from accounts.backends import user_columns, user_from_row
+from accounts.backends import ACTING_FIELDS, user_columns, user_from_row
 from accounts.models import User
 from project.db import prepared_cursor
 from project.i18n import TokenAuthentication
@@ -23,7 +23,7 @@ from project.i18n import TokenAuthentication
 def _token_user_sql() -> str:
     quote = connection.ops.quote_name
     return (
-        f"SELECT {user_columns()} FROM {quote(User._meta.db_table)} u "  # noqa: S608 - names from the model, key bound
+        f"SELECT {user_columns(ACTING_FIELDS)} FROM {quote(User._meta.db_table)} u "  # noqa: S608 - names from the model, key bound
         f"JOIN {quote(Token._meta.db_table)} t ON t.user_id = u.id WHERE t.key = %s"
     )
 
@@ -35,10 +35,10 @@ class RushTokenAuthentication(TokenAuthentication):
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = user_from_row(row)
+        user = user_from_row(row, ACTING_FIELDS)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        return user, Token(key=key, user=user)
+        return user, key
 
 
 class RushTokenScheme(OpenApiAuthenticationExtension):

