@@ -203,8 +203,11 @@ def main() -> int:
     offset = 0
     with server as (host, port):
         base = f"http://{host}:{port}"
-        for url in ("/", f"/sessions/{hot}/"):  # warm: templates, prepared statements, caches
+        # Warm: templates, prepared statements, caches, and the yardstick itself (a fresh server's
+        # first seconds run slower, which would flatter the first round's ratios).
+        for url in ("/", f"/sessions/{hot}/", "/api/health/live/"):
             wrk(base + url, connections=4, seconds=1)
+        wrk(base + "/api/health/live/", connections=levels[0], seconds=2)
         print(f"server {base}; load average {os.getloadavg()[0]:.1f}", flush=True)
         trivial_url = base + "/api/health/live/"
         for round_number in range(1, args.rounds + 1):
