@@ -37,10 +37,12 @@ def read_with_user_value(user: User, name: str) -> object | None:
 
 
 # What a request that only acts for the person needs of them (the registration rush): who they are,
-# whether they may act, their language, and what decides what they may see. Django loads the rest
-# (password hash, names, dates) if anything asks for it; building fewer columns is most of what
-# reading a user costs in Python.
-ACTING_FIELDS = ("id", "username", "email", "is_active", "is_staff", "is_superuser", "language")
+# whether they may act, their language, what decides what they may see, and what a draw entry checks
+# (a verified address, the account's age). Django loads the rest (password hash, names, last login)
+# if anything asks for it, one query per field: add a field here before a hot path reads it.
+ACTING_FIELDS = (
+    "id", "username", "email", "is_active", "is_staff", "is_superuser", "language", "date_joined", "email_verified_at",
+)  # fmt: skip
 
 
 @cache

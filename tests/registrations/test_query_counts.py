@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -100,3 +102,28 @@ def test_the_one_statement_reads_registrations_only_through_the_unique_index_wha
             cursor.execute("RESET plan_cache_mode")
     assert "Conflict Arbiter Indexes: registration_one_per_fan_and_session" in plan, plan
     assert "Scan on registrations_registration" not in plan, plan
+
+
+def test_a_draw_entry_by_token_loads_no_field_of_the_fan_on_its_own():
+    """The token's fan is read with ``ACTING_FIELDS``: a field a draw entry checks (verified address,
+    account age) left out of them would cost a query of its own on every entry of a rush."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from events.models import Session
+
+    now = timezone.now()
+    session = SessionFactory(
+        allocation=Session.Allocation.DRAW,
+        entry_opens_at=now - dt.timedelta(hours=1),
+        entry_closes_at=now + dt.timedelta(hours=1),
+        draw_at=now + dt.timedelta(hours=2),
+        draw_new_accounts=False,
+    )
+    client = token_client(UserFactory(email_verified_at=now, date_joined=now - dt.timedelta(days=3)))
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(f"/api/sessions/{session.id}/registrations/", {}, format="json")
+    assert response.status_code == 201, response.content
+    deferred_loads = [sql for sql in statements(ctx) if re.search(r'WHERE "accounts_user"\."id" = \d+ LIMIT 21', sql)]
+    assert deferred_loads == []
