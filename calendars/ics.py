@@ -229,8 +229,10 @@ def calendar_bytes(entries: Iterable[FeedEntry], *, name: str, description: str 
         event = session_event(session, status=entry.status, stamp=entry.stamp)
         zone_key = session_zone(session).key
         if zone_key != "UTC":
-            start = session.starts_at.astimezone(dt.UTC).year - 1
-            end = session.ends_at.astimezone(dt.UTC).year + 1
+            # A year either side, within what a date can hold: a session in year 1 or 9999 is
+            # accepted by the API, and its zone's rules then cover what a date can say.
+            start = max(dt.MINYEAR, session.starts_at.astimezone(dt.UTC).year - 1)
+            end = min(dt.MAXYEAR - 1, session.ends_at.astimezone(dt.UTC).year + 1)  # vtimezone adds one
             low, high = years.get(zone_key, (start, end))
             years[zone_key] = (min(low, start), max(high, end))
         events.append(event)

@@ -190,3 +190,22 @@ def test_online_livestream_without_a_venue_uses_its_city_and_own_time_zone(api_c
     assert "https://live.example.com/play/online.m3u8" in str(event["LOCATION"])
     assert "乌鲁木齐" in str(event["LOCATION"])
     assert (event["GEO"].latitude, event["GEO"].longitude) == (43.8, 87.6)
+
+
+@pytest.mark.parametrize("year", [1, 9999])
+def test_a_session_at_either_end_of_the_calendar_still_has_its_feeds(api_client, year):
+    """The API takes any date a datetime holds; the VTIMEZONE's years around it must stay within
+    them too (a session in 9999 asked for rules until 10001 and the feed answered 500)."""
+    starts = dt.datetime(year, 6, 1, 12, tzinfo=dt.UTC)
+    session = SessionFactory(
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        registration_opens_at=None,
+        registration_closes_at=None,
+        priority_opens_at=None,
+        timezone="Asia/Shanghai",
+    )
+    event = events_by_uid(series_ics(api_client, session.series_id))
+    assert len(event) == 1
+    response = api_client.get(f"/api/sessions/{session.id}/calendar.ics")
+    assert response.status_code == 200 and b"TZID:Asia/Shanghai" in response.content
