@@ -53,6 +53,12 @@ def _fields(attnames: tuple[str, ...] | None) -> list:
     return [field for field in User._meta.concrete_fields if field.attname in attnames]
 
 
+@cache
+def _attnames(attnames: tuple[str, ...] | None) -> list[str]:
+    """What ``from_db`` is told the row holds (computed once, not on every request)."""
+    return [field.attname for field in _fields(attnames)]
+
+
 def user_columns(attnames: tuple[str, ...] | None = None) -> str:
     """The user's columns, as ``u.<column>, ...``, in the order :func:`user_from_row` reads them."""
     quote = connection.ops.quote_name
@@ -89,7 +95,7 @@ def user_from_row(values: tuple | list, attnames: tuple[str, ...] | None = None)
     for index, converters in enumerate(_converters(attnames)):
         for convert in converters:
             converted[index] = convert(converted[index], fields[index].cached_col, connection)
-    return User.from_db(connection.alias, [field.attname for field in fields], converted)
+    return User.from_db(connection.alias, _attnames(attnames), converted)
 
 
 def user_with_memberships(user_id: int) -> User | None:

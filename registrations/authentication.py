@@ -3,7 +3,9 @@
 read by one hand-written join instead of an ORM ``select_related`` query. Compiling that query
 cost more CPU than everything else the registration endpoint does in the database. On PostgreSQL
 the join is also a prepared statement (``project.db.prepared_cursor``); the user is built from the
-row as the per-request session lookup builds it (``accounts.backends.user_from_row``)."""
+row as the per-request session lookup builds it (``accounts.backends.user_from_row``), with only the
+columns a request acting for the fan needs (``ACTING_FIELDS``; Django loads any other on demand).
+``request.auth`` is the token's key: nothing here reads a ``Token`` object, so none is built."""
 
 from functools import cache
 

@@ -12,6 +12,7 @@ session, unique waitlist positions on PostgreSQL, uses <= max_uses).
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import secrets
 from collections.abc import Callable
@@ -335,6 +336,11 @@ def _first_registration_params(*, session_id: int, fan_id: int, now: dt.datetime
     return [session_id, *window, fan_id, *statuses, checkin_code, now, now, session_id]
 
 
+@functools.cache
+def _registration_attnames() -> list[str]:
+    return [field.attname for field in Registration._meta.concrete_fields]
+
+
 def _new_registration_row(
     *,
     registration_id: int,
@@ -355,7 +361,7 @@ def _new_registration_row(
         "checkin_code": checkin_code, "checked_in_at": None, "checked_in_by_id": None, "priority_code_id": None,
         "created_at": now, "updated_at": now, "cancelled_at": None,
     }  # fmt: skip
-    names = [field.attname for field in Registration._meta.concrete_fields]
+    names = _registration_attnames()
     registration = Registration.from_db(connection.alias, names, [values[name] for name in names])
     Registration.fan.field.set_cached_value(registration, fan)
     return registration
