@@ -44,14 +44,21 @@ def test_an_offer_shows_its_deadline_and_the_answers():
     assert f"/api/registrations/{waiting.id}/accept/" in page and f"/api/registrations/{waiting.id}/decline/" in page
 
 
-def test_the_organizers_roster_shows_entries_weights_and_the_result(organization):
-    from tests.factories import PriorityCodeFactory, SeriesFactory, organizer_of
+def open_one_seat_draw(organization, *, now: dt.datetime) -> Session:
+    """A one-seat draw of the organization's, its entries open for the hour around ``now``."""
+    from tests.factories import SeriesFactory
 
-    now = timezone.now()
-    session = SessionFactory(
+    return SessionFactory(
         series=SeriesFactory(organization=organization), capacity=1, allocation=Session.Allocation.DRAW,
         entry_opens_at=now - dt.timedelta(hours=1), entry_closes_at=now + dt.timedelta(hours=1),
     )  # fmt: skip
+
+
+def test_the_organizers_roster_shows_entries_weights_and_the_result(organization):
+    from tests.factories import PriorityCodeFactory, organizer_of
+
+    now = timezone.now()
+    session = open_one_seat_draw(organization, now=now)
     code = PriorityCodeFactory(series=session.series, weight=4)
     fans = [UserFactory(email_verified_at=now) for _ in range(2)]
     entry, _ = services.registration_get_or_create(session_id=session.id, fan=fans[0], priority_code=code.code)
@@ -65,13 +72,10 @@ def test_the_organizers_roster_shows_entries_weights_and_the_result(organization
 
 
 def test_the_roster_runs_the_draw_once_the_entries_closed_and_only_for_organizers(organization):
-    from tests.factories import SeriesFactory, host_of, organizer_of
+    from tests.factories import host_of, organizer_of
 
     now = timezone.now()
-    session = SessionFactory(
-        series=SeriesFactory(organization=organization), capacity=1, allocation=Session.Allocation.DRAW,
-        entry_opens_at=now - dt.timedelta(hours=1), entry_closes_at=now + dt.timedelta(hours=1),
-    )  # fmt: skip
+    session = open_one_seat_draw(organization, now=now)
     services.registration_get_or_create(session_id=session.id, fan=UserFactory(email_verified_at=now))
     organizer, host = organizer_of(organization), host_of(organization)
     session.hosts.add(host)
