@@ -74,6 +74,12 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         ident = self.get_cache_key(request, view)
         if ident is None:
             return True
+        return self.allow_ident(ident)
+
+    def allow_ident(self, ident: str) -> bool:
+        """Counts one call of the client ``ident`` (a cache key of this scope); False: refused."""
+        if self.rate is None:
+            return True
         now = time.time()
         window = int(now // self.duration)
         self._retry_at = (window + 1) * self.duration

@@ -1,4 +1,5 @@
 import csv
+import functools
 import hashlib
 import io
 
@@ -12,7 +13,6 @@ from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.selectors import is_any_organizer
@@ -20,7 +20,8 @@ from events.models import Session
 from project.api import query_int
 from project.errors import ApplicationError
 from project.i18n import SessionAuthentication
-from registrations import draws, selectors, services
+from project.throttles import AnonRateThrottle
+from registrations import draws, rush, selectors, services
 from registrations.authentication import RushTokenAuthentication
 from registrations.models import Registration, checkin_qr
 from registrations.serializers import (
@@ -42,7 +43,7 @@ from registrations.serializers import (
     registration_payload,
     registration_request_of,
 )
-from registrations.throttles import InvalidCodeThrottle
+from registrations.throttles import InvalidCodeThrottle, RegistrationRateThrottle
 
 ERRORS = {
     400: OpenApiResponse(description="invalid / invalid_code"),
@@ -52,10 +53,31 @@ ERRORS = {
 }
 
 
+# A rush's requests (a lone fan's first registration by token) are answered by registrations.rush
+# before this view (see as_view); everything else, and whatever that path leaves, here. (A comment,
+# not a docstring: the schema would publish it.)
 class SessionRegistrationApi(APIView):
     authentication_classes = [RushTokenAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
-    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, InvalidCodeThrottle]
+    throttle_classes = [AnonRateThrottle, RegistrationRateThrottle, InvalidCodeThrottle]
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+
+        def registration(request, *args, **kwargs):
+            return rush.fast_registration(request, kwargs["pk"]) or view(request, *args, **kwargs)
+
+        # The view's attributes (cls and initkwargs for the schema, csrf_exempt) come along.
+        return functools.update_wrapper(registration, view)
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        counted = getattr(self.request._request, rush.RATE_COUNTED, None)
+        if counted is None:
+            return throttles
+        # The fast path counted this request already: its throttle repeats the verdict.
+        return [counted if isinstance(throttle, RegistrationRateThrottle) else throttle for throttle in throttles]
 
     def check_throttles(self, request) -> None:
         try:

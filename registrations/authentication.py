@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token
 from accounts.backends import ACTING_FIELDS, user_columns, user_from_row
 from accounts.models import User
 from project.db import prepared_cursor
-from project.i18n import TokenAuthentication
+from project.i18n import TokenAuthentication, activate_for_user
 
 
 @cache
@@ -30,7 +30,18 @@ def _token_user_sql() -> str:
     )
 
 
+# The active fan that ``registrations.rush`` already found for this request's token, if it ran.
+FAN_FOUND = "_registration_fan"
+
+
 class RushTokenAuthentication(TokenAuthentication):
+    def authenticate(self, request):
+        fan = getattr(request._request, FAN_FOUND, None)
+        if fan is None:
+            return super().authenticate(request)
+        activate_for_user(request, fan)
+        return fan, request._request.META["HTTP_AUTHORIZATION"].split()[1]
+
     def authenticate_credentials(self, key):
         with prepared_cursor() as cursor:
             cursor.execute(_token_user_sql(), [key])

@@ -22,7 +22,9 @@ from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 from rest_framework import status
+from rest_framework.authtoken.models import Token
 
+from accounts.backends import ACTING_FIELDS, user_columns, user_from_row
 from accounts.models import Organization, User
 from accounts.selectors import is_organizer_of
 from events.models import Series, Session
@@ -159,20 +161,31 @@ RETURNING id, series_id, capacity, confirmed_count + offered_count, waitlist_cou
 #   3. counted: count the inserted fan into the locked row (only if one was inserted).
 # No row back: the fan is already registered, or the session refuses them. The checkin_code is
 # set for every row (the API shows it only when confirmed), like the model's default.
-_FIRST_REGISTRATION_SQL = f"""
-WITH place AS (
+def _first_registration_sql(
+    *,
+    fan: str = "",
+    fan_is_active: str = "",
+    fan_id: str = "%s",
+    fan_from: str = "",
+    fan_columns: str = "",
+    registered: str = "registration, counted",
+) -> str:
+    """``_FIRST_REGISTRATION_SQL`` with the fan given by id (the default) or found in the same
+    statement (``fan``: a CTE named ``fan``, see ``_FIRST_REGISTRATION_BY_TOKEN_SQL``)."""
+    return f"""
+WITH {fan}place AS (
     SELECT id, waitlist_seq, confirmed_count + offered_count < capacity AND waitlist_count = 0 AS seat
     FROM events_session
-    WHERE id = %s AND {_OPEN_FOR_ONE_MORE}
+    WHERE id = %s AND {_OPEN_FOR_ONE_MORE}{fan_is_active}
     FOR NO KEY UPDATE
 ),
 registration AS (
     INSERT INTO registrations_registration
         (session_id, fan_id, status, waitlist_ticket, checkin_code, created_at, updated_at, party_size,
          companions, entry_weight)
-    SELECT id, %s, CASE WHEN seat THEN %s ELSE %s END,
+    SELECT place.id, {fan_id}, CASE WHEN seat THEN %s ELSE %s END,
            CASE WHEN seat THEN NULL ELSE waitlist_seq + 1 END, %s, %s, %s, 1, '[]', 1
-    FROM place
+    FROM place{fan_from}
     ON CONFLICT (session_id, fan_id) DO NOTHING
     RETURNING id, status, waitlist_ticket
 ),
@@ -187,10 +200,13 @@ counted AS (
     RETURNING events_session.capacity, events_session.confirmed_count + events_session.offered_count AS taken,
               events_session.waitlist_parties
 )
-SELECT registration.id, registration.status, registration.waitlist_ticket, counted.capacity, counted.taken,
-       CASE WHEN registration.waitlist_ticket IS NULL THEN NULL ELSE counted.waitlist_parties END
-FROM registration, counted
+SELECT {fan_columns}registration.id, registration.status, registration.waitlist_ticket, counted.capacity,
+       counted.taken, CASE WHEN registration.waitlist_ticket IS NULL THEN NULL ELSE counted.waitlist_parties END
+FROM {registered}
 """  # noqa: S608 - built from this module's constants; every value is bound
+
+
+_FIRST_REGISTRATION_SQL = _first_registration_sql()
 
 
 class _DrawSession(Exception):
@@ -329,11 +345,13 @@ def _claim_free_seats(*, session: Session, registration: Registration) -> bool:
     return True
 
 
-def _first_registration_params(*, session_id: int, fan_id: int, now: dt.datetime, checkin_code: str) -> list:
-    """The values of ``_FIRST_REGISTRATION_SQL``'s placeholders, in order."""
+def _first_registration_params(*, session_id: int, fan_id: int | None, now: dt.datetime, checkin_code: str) -> list:
+    """The values of ``_FIRST_REGISTRATION_SQL``'s placeholders, in order (without the fan's id
+    when ``fan_id`` is None: the statement finds the fan itself)."""
     window = [Session.Status.PUBLISHED, now, now, now, False, now, 1, 1]  # _OPEN_FOR_ONE_MORE, no code
     statuses = [Registration.Status.CONFIRMED, Registration.Status.WAITLISTED]
-    return [session_id, *window, fan_id, *statuses, checkin_code, now, now, session_id]
+    fan = [] if fan_id is None else [fan_id]
+    return [session_id, *window, *fan, *statuses, checkin_code, now, now, session_id]
 
 
 @functools.cache
@@ -375,15 +393,60 @@ def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
     now = timezone.now()
     checkin_code = new_checkin_code()
     params = _first_registration_params(session_id=session_id, fan_id=fan.pk, now=now, checkin_code=checkin_code)
+    row = _first_registration_row(_FIRST_REGISTRATION_SQL, params)
+    if row is None:
+        return None
+    return _first_registration(row, session_id=session_id, fan=fan, checkin_code=checkin_code, now=now)
+
+
+@functools.cache
+def _first_registration_by_token_sql() -> str:
+    """``_FIRST_REGISTRATION_SQL`` for the fan whose API token is the first value: the fan's
+    columns (``ACTING_FIELDS``) come first in the row, with or without a place after them, and
+    only an active fan takes one."""
+    quote = connection.ops.quote_name
+    fan = (
+        f"fan AS (SELECT {user_columns(ACTING_FIELDS)} FROM {quote(User._meta.db_table)} u "  # noqa: S608 - names from the models, key bound
+        f"JOIN {quote(Token._meta.db_table)} t ON t.user_id = u.id WHERE t.key = %s),\n"
+    )
+    return _first_registration_sql(
+        fan=fan, fan_is_active=" AND EXISTS (SELECT 1 FROM fan WHERE fan.is_active)", fan_id="fan.id",
+        fan_from=", fan", fan_columns="fan.*, ", registered="fan LEFT JOIN (registration CROSS JOIN counted) ON TRUE",
+    )  # fmt: skip
+
+
+def registration_first_time_by_token(*, session_id: int, token_key: str) -> tuple[User, Registration | None] | None:
+    """``_register_first_time`` for the fan whose API token ``token_key`` is, found by the same
+    statement: a rush's registration in one round trip (``registrations.rush``). None: no such
+    token. ``(fan, None)``: no place taken (the fan is inactive, already registered, or refused);
+    whoever asked tells those apart the usual way. PostgreSQL only."""
+    now = timezone.now()
+    checkin_code = new_checkin_code()
+    params = [token_key, *_first_registration_params(session_id=session_id, fan_id=None, now=now,
+                                                     checkin_code=checkin_code)]  # fmt: skip
+    row = _first_registration_row(_first_registration_by_token_sql(), params)
+    if row is None:
+        return None
+    width = len(ACTING_FIELDS)
+    fan = user_from_row(row[:width], ACTING_FIELDS)
+    if row[width] is None:
+        return fan, None
+    return fan, _first_registration(row[width:], session_id=session_id, fan=fan, checkin_code=checkin_code, now=now)
+
+
+def _first_registration_row(sql: str, params: list) -> tuple | None:
     # Inside a caller's transaction the statement would hold the lock until that transaction ends:
     # refused like ``_register``'s durable transaction (in a test's transaction: a savepoint).
     in_transaction = connection.in_atomic_block
     with transaction.atomic(durable=True) if in_transaction else contextlib.nullcontext():
         with prepared_cursor() as cursor:
-            cursor.execute(_FIRST_REGISTRATION_SQL, params)
-            row = cursor.fetchone()
-    if row is None:
-        return None
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+
+def _first_registration(row: tuple, *, session_id: int, fan: User, checkin_code: str, now: dt.datetime) -> Registration:
+    """The registration a first-registration statement made, from its row; seats that are free
+    while people wait are settled (see ``_serve_waitlist_if_seats_are_free``)."""
     registration_id, status_, waitlist_ticket, capacity, taken, position = row
     registration = _new_registration_row(
         registration_id=registration_id, session_id=session_id, fan=fan, status=status_,

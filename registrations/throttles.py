@@ -1,5 +1,6 @@
 """Throttling of priority-code guesses: only failed guesses count, per account and per address."""
 
+import hashlib
 import logging
 import threading
 
@@ -9,6 +10,7 @@ from django.core.cache.backends.base import BaseCache
 from rest_framework.throttling import SimpleRateThrottle
 
 from project.cache import FailOpenRedisCache
+from project.throttles import UserRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -130,3 +132,36 @@ class InvalidCodeThrottle(SimpleRateThrottle):
             self._give_back_all(keys)
         except Exception:  # noqa: BLE001 - see allow_request
             logger.warning("priority-code throttle: cache unavailable while giving places back", exc_info=True)
+
+
+class RegistrationRateThrottle(UserRateThrottle):
+    """The ``user`` rate on the registration endpoint, counted per API token for a token's
+    requests: the fast path (``registrations.rush``) must count a request before the statement that
+    finds its fan, so it knows the token, not the account. An account has one token, so this is
+    still one count per account and credential; a fan who also registers through their browser
+    session is counted there apart (so at most twice the rate across both)."""
+
+    @staticmethod
+    def token_ident(key: str) -> str:
+        """The cache key for a token (hashed: keys are listed in Redis, tokens are secrets)."""
+        digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+        scope = RegistrationRateThrottle.scope
+        return RegistrationRateThrottle.cache_format % {"scope": scope, "ident": f"token-{digest}"}
+
+    verdict: bool | None = None  # allow_token's, which allow_request then repeats
+
+    def allow_token(self, key: str) -> bool:
+        """Counts a call by the token ``key`` before its fan is known (the fast path). The full view
+        may then be given this throttle: it repeats the verdict instead of counting the call again."""
+        self.verdict = self.allow_ident(self.token_ident(key))
+        return self.verdict
+
+    def allow_request(self, request, view) -> bool:
+        if self.verdict is not None:
+            return self.verdict
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str | None:
+        if isinstance(request.auth, str):  # registrations.authentication: the token's key
+            return self.token_ident(request.auth)
+        return super().get_cache_key(request, view)

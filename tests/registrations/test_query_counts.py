@@ -18,7 +18,7 @@ def statements(ctx):
     return [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("BEGIN", "COMMIT"))]
 
 
-def test_one_registration_takes_two_queries_on_postgresql_and_four_elsewhere_including_the_token_lookup():
+def test_one_registration_by_token_is_one_statement_on_postgresql_and_four_elsewhere():
     session = SessionFactory(capacity=1)
     clients = [token_client(UserFactory()) for _ in range(2)]
     for client, expected in zip(clients, ("confirmed", "waitlisted"), strict=True):
@@ -28,10 +28,10 @@ def test_one_registration_takes_two_queries_on_postgresql_and_four_elsewhere_inc
         assert response.json()["status"] == expected
         sql = statements(ctx)
         if connection.vendor == "postgresql":
-            # token + user, then one statement: the conditional UPDATE of the session (on condition
-            # that the fan holds no registration) and the INSERT, in autocommit
-            assert len(sql) == 2, sql
-            assert sql[-1].lstrip().startswith("WITH place AS (")
+            # one statement (registrations.rush): the token's fan, the conditional UPDATE of the
+            # session (on condition that the fan holds no registration) and the INSERT, in autocommit
+            assert len(sql) == 1, sql
+            assert sql[0].lstrip().startswith("WITH fan AS (")
         else:
             # token + user, existing registration?, conditional UPDATE of the session, INSERT
             assert len(sql) == 4, sql
@@ -47,8 +47,9 @@ def test_repeated_registration_reads_the_existing_one_and_takes_no_seat():
     assert response.json() == first
     session.refresh_from_db()
     assert session.confirmed_count == 1
-    # token + user, (PostgreSQL: the one statement, which finds the registration and takes
-    # nothing), the registration itself
+    # PostgreSQL: the fast path's statement (finds the fan, takes nothing), the full view's one
+    # statement for a fan it has (takes nothing), the registration itself. Elsewhere: token +
+    # user, the registration itself.
     assert len(statements(ctx)) == (3 if connection.vendor == "postgresql" else 2)
 
 
@@ -73,23 +74,36 @@ def test_registration_with_a_priority_code_takes_six_queries():
     assert len(statements(ctx)) == 6
 
 
-@pytest.mark.postgres
-def test_the_one_statement_reads_registrations_only_through_the_unique_index_whatever_the_statistics():
-    """psycopg prepares the statement, and PostgreSQL then keeps one generic plan per connection. A
-    lookup in registrations planned while the table looked empty (just analyzed, as here) would scan
-    the whole table on every registration of a rush; the statement finds an existing registration
-    through the unique (session, fan) index instead (ON CONFLICT), which no statistics can change."""
-    import re
-
+def _by_id() -> tuple[str, list]:
     from django.utils import timezone
 
     from registrations import services
 
+    params = services._first_registration_params(session_id=1, fan_id=1, now=timezone.now(), checkin_code="x")
+    return services._FIRST_REGISTRATION_SQL, params
+
+
+def _by_token() -> tuple[str, list]:
+    from django.utils import timezone
+
+    from registrations import services
+
+    params = services._first_registration_params(session_id=1, fan_id=None, now=timezone.now(), checkin_code="x")
+    return services._first_registration_by_token_sql(), ["key", *params]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("statement", [_by_id, _by_token], ids=["fan by id", "fan by token"])
+def test_the_one_statement_reads_registrations_only_through_the_unique_index_whatever_the_statistics(statement):
+    """psycopg prepares the statement, and PostgreSQL then keeps one generic plan per connection. A
+    lookup in registrations planned while the table looked empty (just analyzed, as here) would scan
+    the whole table on every registration of a rush; the statement finds an existing registration
+    through the unique (session, fan) index instead (ON CONFLICT), which no statistics can change."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's plans")
     numbers = iter(range(1, 100))
-    sql = re.sub("%s", lambda _: f"${next(numbers)}", services._FIRST_REGISTRATION_SQL)
-    params = services._first_registration_params(session_id=1, fan_id=1, now=timezone.now(), checkin_code="x")
+    raw_sql, params = statement()
+    sql = re.sub("%s", lambda _: f"${next(numbers)}", raw_sql)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE registrations_registration")
         cursor.execute("SET plan_cache_mode = force_generic_plan")
