@@ -106,7 +106,7 @@ def main() -> int:
     parser.add_argument("--targets", default="trivial,register-5,home-fan,trivial")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (production's default on 2 cores)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     args.base_url = ""

@@ -1,6 +1,6 @@
 """Rush-proof: pages and registration against the trivial endpoint, measured with wrk.
 
-Starts gunicorn as the README's production setup runs it (2 workers x 2 threads on PostgreSQL, the
+Starts gunicorn as the README's production setup runs it (4 workers x 2 threads on PostgreSQL, the
 cache and production's throttles in Redis), or measures a running server (``--base-url``, e.g.
 make prod's nginx), and in each round, on the same server and one after the other, drives with wrk
 (a C load generator, not this Python):
@@ -164,12 +164,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", default="64,200")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (production's default on 2 cores)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fans", type=int, default=30_000)
     parser.add_argument("--sellouts", type=int, default=10)
     parser.add_argument("--signed-in-fans", type=int, default=5000, help="fans whose page loads rotate")
-    parser.add_argument("--only", default="", help="comma-separated targets to run (default: all)")
+    parser.add_argument(
+        "--only", default="", help='comma-separated targets to run, "sellouts" for the sell-outs (default: all)'
+    )
     args = parser.parse_args()
 
     prepare_database(args.database_url, args.redis_url)
@@ -255,7 +257,7 @@ def main() -> int:
                         flush=True,
                     )
         sellouts = []
-        if args.sellouts and not args.only:
+        if args.sellouts and (not args.only or "sellouts" in args.only.split(",")):
             for _ in range(args.sellouts):
                 reset(session_ids)
                 Session.objects.filter(id=hot).update(capacity=100)

@@ -1,14 +1,16 @@
 """gunicorn settings for REST, pages and admin (``deploy/prod.py`` starts it; usable on its own too).
 
 Every value comes from an environment variable so that one file serves every machine; the defaults
-are for a 2-core machine (bench/README.md, registration rush: 2 workers x 2 threads sold seats
-fastest there). Rule of thumb: one worker per core, 2 threads each.
+are for a 2-core machine. Rule of thumb: two workers per core, 2 threads each. A registration waits
+on PostgreSQL about as long as it runs Python, and a worker keeps the connections it accepted (a
+client's or a proxy's keep-alive): with one worker per core, one worker often held most of them and
+registration ran at two thirds of its rate; 4 x 2 on 2 cores never did (bench/README.md, issue 15).
 """
 
 import os
 
 bind = f"{os.environ.get('GUNICORN_BIND', '127.0.0.1')}:{os.environ.get('GUNICORN_PORT', '8001')}"
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))

@@ -103,7 +103,7 @@ class Topology:
             bind=env.get("PROD_BIND") or "127.0.0.1",
             port=_int(env, "PROD_PORT", 8080, minimum=1),
             gunicorn_port=_int(env, "GUNICORN_PORT", 8001, minimum=1),
-            gunicorn_workers=_int(env, "GUNICORN_WORKERS", 2, minimum=1),
+            gunicorn_workers=_int(env, "GUNICORN_WORKERS", 4, minimum=1),
             gunicorn_threads=_int(env, "GUNICORN_THREADS", 2, minimum=1),
             asgi_ports=tuple(asgi_port + i for i in range(asgi_workers)),
             asgi_pool_size=_int(env, "ASGI_DB_POOL_MAX_SIZE", 10, minimum=1),
