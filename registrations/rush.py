@@ -29,6 +29,7 @@ from registrations.throttles import RegistrationRateThrottle
 RATE_COUNTED = "_registration_rate_counted"
 
 _ACCEPTED = frozenset({"", "*/*", "application/json"})
+_BODY_AT_MOST = 16  # bytes: "{}" and some whitespace; a larger body is not read here
 _RENDERER = JSONRenderer()
 
 
@@ -44,6 +45,12 @@ def token_key(request: HttpRequest) -> str | None:
 def _asks_nothing_more(request: HttpRequest) -> bool:
     """An empty body, or ``{}`` as JSON, and JSON accepted: a lone fan with no priority code."""
     if request.META.get("HTTP_ACCEPT", "") not in _ACCEPTED:
+        return False
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    if length > _BODY_AT_MOST:
         return False
     body = request.body.strip()
     return body == b"" or (body == b"{}" and request.content_type == "application/json")

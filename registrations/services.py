@@ -171,7 +171,7 @@ def _first_registration_sql(
     registered: str = "registration, counted",
 ) -> str:
     """``_FIRST_REGISTRATION_SQL`` with the fan given by id (the default) or found in the same
-    statement (``fan``: a CTE named ``fan``, see ``_FIRST_REGISTRATION_BY_TOKEN_SQL``)."""
+    statement (``fan``: a CTE named ``fan``, see ``_first_registration_by_token_sql``)."""
     return f"""
 WITH {fan}place AS (
     SELECT id, waitlist_seq, confirmed_count + offered_count < capacity AND waitlist_count = 0 AS seat

@@ -141,14 +141,14 @@ class RegistrationRateThrottle(UserRateThrottle):
     still one count per account and credential; a fan who also registers through their browser
     session is counted there apart (so at most twice the rate across both)."""
 
+    verdict: bool | None = None  # allow_token's, which allow_request then repeats
+
     @staticmethod
     def token_ident(key: str) -> str:
         """The cache key for a token (hashed: keys are listed in Redis, tokens are secrets)."""
         digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
         scope = RegistrationRateThrottle.scope
         return RegistrationRateThrottle.cache_format % {"scope": scope, "ident": f"token-{digest}"}
-
-    verdict: bool | None = None  # allow_token's, which allow_request then repeats
 
     def allow_token(self, key: str) -> bool:
         """Counts a call by the token ``key`` before its fan is known (the fast path). The full view

@@ -23,7 +23,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from deploy.topology import descendants_of
+from deploy.topology import Topology, descendants_of
 from events.models import Session
 from registrations.models import Registration
 from streams import services as stream_services
@@ -132,7 +132,8 @@ def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(
     fan_page = browser.get(page)
     assert fan_page.headers["x-cache"] == "BYPASS" and "e2e-fan" in fan_page.text
 
-    # 100 fans race for 20 seats through nginx; both gunicorn workers serve them; no oversell.
+    # 100 fans race for 20 seats through nginx; every gunicorn worker serves them (nginx opens a
+    # connection per request, so no worker keeps the load); no oversell.
     statuses = register_all(production.url, session.id, [token for _, token in fans], concurrency=100)
     assert Counter(statuses) == {201: 100}
     session.refresh_from_db()
@@ -140,7 +141,7 @@ def test_make_prod_serves_the_product_through_nginx_and_stops_cleanly(
     assert rows == {Registration.Status.CONFIRMED: 20, Registration.Status.WAITLISTED: 80}
     assert session.confirmed_count == 20
     served_by = production.gunicorn_access_pids(f"POST /api/sessions/{session.id}/registrations/")
-    assert len(served_by) == 2, served_by
+    assert len(served_by) == Topology.from_env({}).gunicorn_workers, served_by
 
     # The session moves (organizer, through nginx).
     new_start = session.starts_at + dt.timedelta(days=1)

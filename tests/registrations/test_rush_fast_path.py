@@ -114,8 +114,9 @@ def test_a_session_that_refuses_is_explained_by_the_full_view_without_looking_th
         ({"party_size": 2, "companions": ["Li Lei"]}, {}, 201),
         ({"priority_code": "NOT-A-CODE"}, {}, 400),
         ({}, {"HTTP_ACCEPT": "text/html"}, 406),
+        ({"priority_code": "", "note": "x" * 100}, {}, 201),
     ],
-    ids=["a party", "a priority code", "an answer the API does not give"],
+    ids=["a party", "a priority code", "an answer the API does not give", "a body longer than {}"],
 )
 def test_what_a_rush_request_is_not_goes_to_the_full_view(body, extra, status):
     session = SessionFactory(max_party_size=4)
