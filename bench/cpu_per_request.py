@@ -12,7 +12,7 @@ each worker holds: wrk keeps its connections for the whole run, so that split de
 
 Targets: trivial (GET /api/health/live/), register-1 / register-5 (POST a registration, every
 request another fan's token, one or five sessions), home-fan / session-fan (GET / or a session page,
-every request another signed-in fan). Use a scratch database: its bench rows are replaced.
+every request another signed-in fan), home-visitor (GET / signed out). Use a scratch database: its bench rows are replaced.
 """
 
 import argparse
@@ -141,6 +141,8 @@ def main() -> int:
                 env.update(BENCH_COOKIES=str(scratch / "cookies.txt"))
                 script = str(scratch / "fan_page.lua")
                 url = base + ("/" if target == "home-fan" else f"/sessions/{session_ids[0]}/")
+            elif target == "home-visitor":
+                url = base + "/"
             elif target != "trivial":
                 parser.error(f"unknown target {target}")
             pids = processes(redis_port)
