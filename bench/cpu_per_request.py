@@ -12,7 +12,8 @@ each worker holds: wrk keeps its connections for the whole run, so that split de
 
 Targets: trivial (GET /api/health/live/), register-1 / register-5 (POST a registration, every
 request another fan's token, one or five sessions), home-fan / session-fan (GET / or a session page,
-every request another signed-in fan), home-visitor (GET / signed out). Use a scratch database: its bench rows are replaced.
+every request another signed-in fan), home-visitor (GET / signed out). Use a scratch database: its
+bench rows are replaced.
 """
 
 import argparse
