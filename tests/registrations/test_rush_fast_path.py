@@ -61,13 +61,19 @@ def test_a_rush_registration_is_answered_as_the_full_view_answers_it(monkeypatch
     }  # fmt: skip
 
 
-def test_a_full_session_puts_the_fan_on_its_waitlist_in_the_one_statement():
-    session = SessionFactory(capacity=1, waitlist_enabled=True)
+def _next_fan_after_the_last_seat(session) -> tuple:
+    """One fan takes the session's one seat; then another fan's registration, with its statements."""
     _register(token_client(UserFactory()), session)
     client = token_client(UserFactory())
     with CaptureQueriesContext(connection) as ctx:
         response = _register(client, session)
-    assert len(_statements(ctx)) == 1
+    return response, _statements(ctx)
+
+
+def test_a_full_session_puts_the_fan_on_its_waitlist_in_the_one_statement():
+    session = SessionFactory(capacity=1, waitlist_enabled=True)
+    response, statements = _next_fan_after_the_last_seat(session)
+    assert len(statements) == 1
     assert response.status_code == 201
     assert response.json()["status"] == "waitlisted"
     assert response.json()["waitlist_position"] == 1
@@ -98,14 +104,10 @@ def test_an_inactive_fans_token_is_refused_and_takes_no_seat():
 
 
 def test_a_session_that_refuses_is_explained_by_the_full_view_without_looking_the_token_up_again():
-    session = SessionFactory(capacity=1, waitlist_enabled=False)
-    _register(token_client(UserFactory()), session)
-    client = token_client(UserFactory())
-    with CaptureQueriesContext(connection) as ctx:
-        response = _register(client, session)
+    response, statements = _next_fan_after_the_last_seat(SessionFactory(capacity=1, waitlist_enabled=False))
     assert response.status_code == 409
     assert response.json()["code"] == "full"
-    assert not any("authtoken_token" in sql for sql in _statements(ctx)[1:])
+    assert not any("authtoken_token" in sql for sql in statements[1:])
 
 
 @pytest.mark.parametrize(
