@@ -306,10 +306,17 @@ class FanPlace:
     waitlist_position: int | None = None
 
 
+# A waitlisted place's position, counted when read (registrations.waitlist) in the statement that
+# reads the place: one index range count per waitlisted place, no round trip of its own (a fan
+# waitlisted on many sessions of the home page paid one query each). Its value: the status waitlisted.
+_POSITION = """CASE WHEN r.waitlist_ticket IS NULL THEN NULL ELSE (
+    SELECT COUNT(*) FROM registrations_registration w
+    WHERE w.session_id = r.session_id AND w.status = %s AND w.waitlist_ticket <= r.waitlist_ticket) END"""
+
 _FAN_PLACES_SQL = f"""
 SELECT r.id, r.session_id, r.status, r.waitlist_ticket,
        s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count,
-       r.party_size, r.offer_expires_at, r.entry_ref
+       r.party_size, r.offer_expires_at, r.entry_ref, {_POSITION}
 FROM registrations_registration r JOIN events_session s ON s.id = r.session_id
 WHERE r.fan_id = %s AND r.status IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})
 """  # noqa: S608 - placeholders only
@@ -323,18 +330,13 @@ def fan_places(*, fan_id: int, session_ids: list[int]) -> list[FanPlace]:
     marks = ", ".join(["%s"] * len(session_ids))
     sql = f"{_FAN_PLACES_SQL} AND r.session_id IN ({marks})"  # noqa: S608 - placeholders only
     with prepared_cursor() as cursor:
-        cursor.execute(sql, [fan_id, *ACTIVE_STATUSES, *session_ids])
-        places = [FanPlace(*row) for row in cursor.fetchall()]
-    # A waitlisted fan's position is counted when read (registrations.waitlist): one index range count.
-    return [
-        dataclasses.replace(place, waitlist_position=_position(place)) if place.waitlist_ticket else place
-        for place in places
-    ]
+        cursor.execute(sql, [Registration.Status.WAITLISTED, fan_id, *ACTIVE_STATUSES, *session_ids])
+        return [FanPlace(*row) for row in cursor.fetchall()]
 
 
 _PLACE_AND_SEATS_SQL = f"""
 SELECT s.id, s.status, s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count,
-       r.id, r.status, r.waitlist_ticket, r.party_size, r.offer_expires_at, r.entry_ref
+       r.id, r.status, r.waitlist_ticket, r.party_size, r.offer_expires_at, r.entry_ref, {_POSITION}
 FROM events_session s LEFT JOIN registrations_registration r
   ON r.session_id = s.id AND r.fan_id = %s AND r.status IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})
 WHERE s.id = %s
@@ -346,12 +348,12 @@ def fan_place_and_seats(*, fan_id: int, session_id: int) -> tuple[FanPlace | Non
     one prepared statement: a signed-in fan's session page needs no other read of the seats.
     (None, None) for no such session."""
     with prepared_cursor() as cursor:
-        cursor.execute(_PLACE_AND_SEATS_SQL, [fan_id, *ACTIVE_STATUSES, session_id])
+        cursor.execute(_PLACE_AND_SEATS_SQL, [Registration.Status.WAITLISTED, fan_id, *ACTIVE_STATUSES, session_id])
         row = cursor.fetchone()
     if row is None:
         return None, None
     seats = SeatsNow(*row[:7])
-    registration_id, status_, ticket, party_size, offer_expires_at, entry_ref = row[7:]
+    registration_id, status_, ticket, party_size, offer_expires_at, entry_ref, position = row[7:]
     if registration_id is None:
         return None, seats
     place = FanPlace(
@@ -367,16 +369,9 @@ def fan_place_and_seats(*, fan_id: int, session_id: int) -> tuple[FanPlace | Non
         party_size=party_size,
         offer_expires_at=offer_expires_at,
         entry_ref=entry_ref,
+        waitlist_position=position,
     )
-    if ticket is not None:
-        place = dataclasses.replace(place, waitlist_position=_position(place))
     return place, seats
-
-
-def _position(place: FanPlace) -> int:
-    return Registration.objects.filter(
-        session_id=place.session_id, status=Registration.Status.WAITLISTED, waitlist_ticket__lte=place.waitlist_ticket
-    ).count()
 
 
 def draw_summary(*, session: Session) -> dict:

@@ -253,3 +253,24 @@ def test_each_address_the_site_is_asked_by_gets_links_to_itself(settings):
                 if url != "/":
                     assert f"http://{host}/sessions/{session.id}/" in body  # in the add-to-calendar links
                 assert other not in body
+
+
+def test_a_fan_waitlisted_on_many_sessions_gets_every_position_in_the_one_statement_of_their_places(
+    django_assert_max_num_queries,
+):
+    """Each waitlisted card's position is counted in the statement that reads the fan's places, not
+    in a query per card: the page costs the same whether the fan waits on one session or on five."""
+    fan = UserFactory()
+    for ahead in range(5):
+        session = SessionFactory(capacity=1, waitlist_enabled=True)
+        RegistrationFactory(session=session, status="confirmed")
+        for ticket in range(1, ahead + 1):
+            RegistrationFactory(session=session, status="waitlisted", waitlist_ticket=ticket)
+        RegistrationFactory(session=session, fan=fan, status="waitlisted", waitlist_ticket=ahead + 1)
+    client = signed_in(fan)
+    client.get("/")
+    with django_assert_max_num_queries(3):
+        body = client.get("/").content.decode()
+    assert sorted(int(n) for n in re.findall(r"Waitlisted #(\d+)", body)) == [1, 2, 3, 4, 5]
+    session_page = client.get(f"/sessions/{session.id}/").content.decode()
+    assert "You're on the waitlist, #5" in session_page
