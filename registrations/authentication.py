@@ -10,6 +10,7 @@ columns a request acting for the fan needs (``ACTING_FIELDS``; Django loads any 
 from functools import cache
 
 from django.db import connection
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -34,13 +35,22 @@ def _token_user_sql() -> str:
 FAN_FOUND = "_registration_fan"
 
 
+def token_key(request: HttpRequest) -> str | None:
+    """The key of ``Authorization: Token <key>`` as DRF's TokenAuthentication reads it, or None
+    for any other header (DRF's authentication answers a malformed one)."""
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(parts) != 2 or parts[0].lower() != "token":
+        return None
+    return parts[1]
+
+
 class RushTokenAuthentication(TokenAuthentication):
     def authenticate(self, request):
         fan = getattr(request._request, FAN_FOUND, None)
         if fan is None:
             return super().authenticate(request)
         activate_for_user(request, fan)
-        return fan, request._request.META["HTTP_AUTHORIZATION"].split()[1]
+        return fan, token_key(request._request)
 
     def authenticate_credentials(self, key):
         with prepared_cursor() as cursor:

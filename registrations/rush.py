@@ -21,7 +21,7 @@ from rest_framework.renderers import JSONRenderer
 
 from project.i18n import activate_for_user
 from registrations import services
-from registrations.authentication import FAN_FOUND
+from registrations.authentication import FAN_FOUND, token_key
 from registrations.serializers import registration_payload
 from registrations.throttles import RegistrationRateThrottle
 
@@ -31,15 +31,6 @@ RATE_COUNTED = "_registration_rate_counted"
 _ACCEPTED = frozenset({"", "*/*", "application/json"})
 _BODY_AT_MOST = 16  # bytes: "{}" and some whitespace; a larger body is not read here
 _RENDERER = JSONRenderer()
-
-
-def token_key(request: HttpRequest) -> str | None:
-    """The key of ``Authorization: Token <key>`` as DRF's TokenAuthentication reads it, or None
-    for any other header (the full view answers a malformed one)."""
-    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(parts) != 2 or parts[0].lower() != "token":
-        return None
-    return parts[1]
 
 
 def _asks_nothing_more(request: HttpRequest) -> bool:

@@ -161,19 +161,16 @@ RETURNING id, series_id, capacity, confirmed_count + offered_count, waitlist_cou
 #   3. counted: count the inserted fan into the locked row (only if one was inserted).
 # No row back: the fan is already registered, or the session refuses them. The checkin_code is
 # set for every row (the API shows it only when confirmed), like the model's default.
-def _first_registration_sql(
-    *,
-    fan: str = "",
-    fan_is_active: str = "",
-    fan_id: str = "%s",
-    fan_from: str = "",
-    fan_columns: str = "",
-    registered: str = "registration, counted",
-) -> str:
-    """``_FIRST_REGISTRATION_SQL`` with the fan given by id (the default) or found in the same
-    statement (``fan``: a CTE named ``fan``, see ``_first_registration_by_token_sql``)."""
+def _first_registration_sql(fan_cte: str = "") -> str:
+    """``_FIRST_REGISTRATION_SQL``, with the fan's id as a value; or, given ``fan_cte`` (a CTE named
+    ``fan`` with the fan's columns, see ``_first_registration_by_token_sql``), with the fan found by
+    the statement itself: only an active fan takes a place, and the fan's columns come first in the
+    row, with or without a place after them."""
+    fan_is_active = " AND EXISTS (SELECT 1 FROM fan WHERE fan.is_active)" if fan_cte else ""
+    fan_id, fan_from, fan_columns = ("fan.id", ", fan", "fan.*, ") if fan_cte else ("%s", "", "")
+    registered = "fan LEFT JOIN (registration CROSS JOIN counted) ON TRUE" if fan_cte else "registration, counted"
     return f"""
-WITH {fan}place AS (
+WITH {fan_cte}place AS (
     SELECT id, waitlist_seq, confirmed_count + offered_count < capacity AND waitlist_count = 0 AS seat
     FROM events_session
     WHERE id = %s AND {_OPEN_FOR_ONE_MORE}{fan_is_active}
@@ -401,18 +398,13 @@ def _register_first_time(*, session_id: int, fan: User) -> Registration | None:
 
 @functools.cache
 def _first_registration_by_token_sql() -> str:
-    """``_FIRST_REGISTRATION_SQL`` for the fan whose API token is the first value: the fan's
-    columns (``ACTING_FIELDS``) come first in the row, with or without a place after them, and
-    only an active fan takes one."""
+    """``_FIRST_REGISTRATION_SQL`` for the fan whose API token is the first value (their
+    ``ACTING_FIELDS`` first in the row)."""
     quote = connection.ops.quote_name
-    fan = (
+    return _first_registration_sql(
         f"fan AS (SELECT {user_columns(ACTING_FIELDS)} FROM {quote(User._meta.db_table)} u "  # noqa: S608 - names from the models, key bound
         f"JOIN {quote(Token._meta.db_table)} t ON t.user_id = u.id WHERE t.key = %s),\n"
     )
-    return _first_registration_sql(
-        fan=fan, fan_is_active=" AND EXISTS (SELECT 1 FROM fan WHERE fan.is_active)", fan_id="fan.id",
-        fan_from=", fan", fan_columns="fan.*, ", registered="fan LEFT JOIN (registration CROSS JOIN counted) ON TRUE",
-    )  # fmt: skip
 
 
 def registration_first_time_by_token(*, session_id: int, token_key: str) -> tuple[User, Registration | None] | None:
