@@ -132,11 +132,11 @@ PLACEHOLDER_USER = _PlaceholderUser()
 
 
 class RenderedPages:
-    """Whole pages this process rendered, by what they were rendered from (template, URL, fragment,
-    language, the visitor's own place and name), for two seconds: a thousand fans reloading the same
-    session page cost one template rendering, not a thousand. What else the layout shows of a
-    signed-in person (their workspace links, say) may be that much older; their own place on the
-    page never is, it is part of the key."""
+    """Pages (or their layouts) this process rendered, by what they were rendered from (template,
+    URL, fragment, language, and for a filled page the visitor's own part), for two seconds: a
+    thousand fans reloading the same session page cost one template rendering, not a thousand. What
+    else the layout shows of a signed-in person (their workspace links, say) may be that much older;
+    their own place on the page never is, it is part of the filled page's key."""
 
     def __init__(self, size: int = 2048, seconds: float = 2.0, share_of_page_cache: float | None = None) -> None:
         self.size, self.seconds, self.share = size, seconds, share_of_page_cache
@@ -174,6 +174,9 @@ class RenderedPages:
 
 
 rendered_pages = RenderedPages()
+# The same pages filled with a visitor's own part (their place, the seat figures read with it), by
+# the layout's inputs and that part: the fans who hold no place share one.
+filled_pages = RenderedPages()
 
 # A visitor's page (signed out, nothing of their own on it) as last sent by this process, by URL and
 # language, for half of PAGE_CACHE_SECONDS: a visitor's reload costs no round trip at all. A planning
@@ -187,6 +190,7 @@ local_fragments = RenderedPages(share_of_page_cache=0.5)
 def forget_rendered_pages() -> None:
     """Drops what this process keeps of rendered pages (tests, between databases)."""
     rendered_pages.clear()
+    filled_pages.clear()
     visitor_pages.clear()
     local_fragments.clear()
     _last_version[0] = None

@@ -59,12 +59,19 @@ def home(request: HttpRequest) -> HttpResponse:
 
     def fill(html: str) -> str:
         for registration in mine:
-            tag = render_to_string("frontend/includes/my_card_tag.html", {"registration": registration})
+            tag = _my_card_tag(registration.status, registration.waitlist_position, translation.get_language())
             html = html.replace(f"<!--mine:{registration.session_id}-->", tag, 1)
         return html
 
     personal = tuple((r.id, r.status, r.waitlist_position) for r in mine)
     return _page(request, "frontend/home.html", {}, public, personal, fill)
+
+
+@functools.lru_cache(maxsize=4096)
+def _my_card_tag(status: str, waitlist_position: int | None, language: str | None) -> str:
+    """A fan's tag on a session card: the same for every fan in the same place, rendered once."""
+    context = {"registration": {"status": status, "waitlist_position": waitlist_position}}
+    return render_to_string("frontend/includes/my_card_tag.html", context)
 
 
 def _fan_only(request: HttpRequest) -> bool:
@@ -142,7 +149,8 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         else None
     )  # fmt: skip
     drawn = (draw["status"], draw["entries"], draw["seed_sha256"]) if draw else None
-    personal = (mine, session.capacity, session.confirmed_count, session.waitlist_count, window, drawn)
+    seats = (session.capacity, session.confirmed_count, session.waitlist_count, session.offered_count)
+    personal = (mine, seats, session.waitlist_enabled, window, drawn)
     return _page(request, "frontend/session_detail.html", {"session": session}, public, personal, fill)
 
 
@@ -184,11 +192,13 @@ def _page(
     - a reload of an unchanged page is answered 304: the ETag covers the fragment, the language,
       who is signed in, their own part, their bell and workspace links and their CSRF cookie (a 304
       keeps the page's form tokens, which stay valid while that cookie does);
-    - a page already rendered in this process from the same inputs is reused
-      (``page_cache.rendered_pages``). For a signed-in fan those inputs are what the page shows of
-      them (their place, their workspace links), not who they are: their name, their bell's count
-      and a freshly masked CSRF token are put into the reused page per request, so a thousand fans
-      who have no place yet share one rendering of the layout.
+    - the layout (the page without the visitor's own part) rendered in this process from the same
+      inputs is reused (``page_cache.rendered_pages``), and so is the page filled from it with the
+      same own part (``page_cache.filled_pages``). For a signed-in fan those inputs are their
+      workspace links, not who they are: their name, their bell's count and a freshly masked CSRF
+      token are put into the reused page per request, so every fan shares one rendering of the
+      layout, and a fan with a place of their own costs only its filling in (a rush leaves most
+      fans who reload holding one).
     """
     user = request.user
     signed_in = user.is_authenticated
@@ -213,15 +223,11 @@ def _page(
 
     address = request.build_absolute_uri()
     roles = nav[0] if nav else None
-    inputs = (template, address, public.etag, language, signed_in, roles, personal)
-    body = page_cache.rendered_pages.get(inputs)
+    inputs = (template, address, public.etag, language, signed_in, roles)
+    body = page_cache.filled_pages.get((inputs, personal))
     if body is None:
-        page = {**context, "public_html": mark_safe(public.html)}  # noqa: S308 - our own rendering
-        if signed_in:
-            page.update(user=page_cache.PLACEHOLDER_USER, csrf_token=page_cache.CSRF_PLACEHOLDER)
-            page.update(bell_marker=mark_safe(page_cache.BELL_MARKER))  # noqa: S308 - a constant
-        body = fill(render(request, template, page).content.decode())
-        page_cache.rendered_pages.put(inputs, body)
+        body = fill(_layout(request, template, context, public, inputs))
+        page_cache.filled_pages.put((inputs, personal), body)
     if signed_in:
         body = (
             body.replace(page_cache.USERNAME_PLACEHOLDER, escape(user.get_username()))
@@ -231,6 +237,19 @@ def _page(
     elif settings.SESSION_COOKIE_NAME not in request.COOKIES:
         page_cache.visitor_pages.put((address, language), (body, etag, last_modified))
     return _validated(HttpResponse(body), etag, last_modified, signed_in)
+
+
+def _layout(request: HttpRequest, template: str, context: dict, public: page_cache.Fragment, inputs: tuple) -> str:
+    """The page around the visitor's own part, rendered once per ``inputs`` in this process."""
+    layout = page_cache.rendered_pages.get(inputs)
+    if layout is None:
+        page = {**context, "public_html": mark_safe(public.html)}  # noqa: S308 - our own rendering
+        if request.user.is_authenticated:
+            page.update(user=page_cache.PLACEHOLDER_USER, csrf_token=page_cache.CSRF_PLACEHOLDER)
+            page.update(bell_marker=mark_safe(page_cache.BELL_MARKER))  # noqa: S308 - a constant
+        layout = render(request, template, page).content.decode()
+        page_cache.rendered_pages.put(inputs, layout)
+    return layout
 
 
 @functools.lru_cache(maxsize=256)

@@ -8,10 +8,13 @@ import time
 
 import pytest
 from django.test import Client, override_settings
+from django.test.signals import template_rendered
 
 from events.models import Session
 from notices.models import Notice
 from notices.services import Outgoing, notices_queue
+from registrations import services as registration_services
+from registrations.models import Registration
 from tests.factories import MembershipFactory, RegistrationFactory, SessionFactory, UserFactory, organizer_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.page_cache]
@@ -274,3 +277,51 @@ def test_a_fan_waitlisted_on_many_sessions_gets_every_position_in_the_one_statem
     assert sorted(int(n) for n in re.findall(r"Waitlisted #(\d+)", body)) == [1, 2, 3, 4, 5]
     session_page = client.get(f"/sessions/{session.id}/").content.decode()
     assert "You're on the waitlist, #5" in session_page
+
+
+def test_fans_holding_different_places_share_one_rendering_of_the_layout():
+    """After a rush most fans who reload hold a place: each costs the filling in of their own part,
+    not a rendering of the whole page."""
+    session = SessionFactory(capacity=1, waitlist_enabled=True)
+    fans = [UserFactory() for _ in range(4)]
+    RegistrationFactory(session=session, fan=fans[0], status="confirmed")
+    for ticket, fan in enumerate(fans[1:], start=1):
+        RegistrationFactory(session=session, fan=fan, status="waitlisted", waitlist_ticket=ticket)
+    rendered: list[str] = []
+
+    def record(sender, template, **kwargs):
+        rendered.append(template.name)
+
+    own_parts = {"/": ("✓ You're registered", "Waitlisted #{}")}
+    own_parts[f"/sessions/{session.id}/"] = ("You're registered", "You're on the waitlist, #{}")
+    for url, (confirmed, waitlisted) in own_parts.items():
+        rendered.clear()
+        template_rendered.connect(record)
+        try:
+            pages = [signed_in(fan).get(url).content.decode() for fan in fans]
+        finally:
+            template_rendered.disconnect(record)
+        assert rendered.count("frontend/base.html") == 1
+        assert confirmed in pages[0]
+        for position, page in enumerate(pages[1:], start=1):
+            assert waitlisted.format(position) in page and confirmed not in page
+            assert not any(waitlisted.format(other) in page for other in range(1, 4) if other != position)
+
+
+def test_an_offer_declined_with_nobody_else_waiting_frees_the_seat_on_a_seated_fans_next_page():
+    """Declining changes only the seats held by offers (nobody else waits, nobody else is seated):
+    the seated fan's reload must not be answered 304 with the page that showed the seat held."""
+    session = SessionFactory(capacity=2, offer_hold_minutes=60, waitlist_enabled=True)
+    viewer, leaving, waiting = UserFactory(), UserFactory(), UserFactory()
+    for fan in (viewer, leaving, waiting):
+        registration_services.registration_get_or_create(session_id=session.id, fan=fan)
+    registration_services.registration_cancel(registration=Registration.objects.get(session=session, fan=leaving))
+    offer = Registration.objects.get(session=session, fan=waiting)
+    assert offer.status == "offered"
+    client, url = signed_in(viewer), f"/sessions/{session.id}/"
+    held = client.get(url)
+    assert seats_line(held.content.decode()) == "Full · 2 seats"
+    registration_services.offer_decline(registration=offer)
+    freed = client.get(url, HTTP_IF_NONE_MATCH=held["ETag"])
+    assert freed.status_code == 200
+    assert seats_line(freed.content.decode()) == "1 of 2 seats left"
