@@ -12,7 +12,8 @@ each worker holds: wrk keeps its connections for the whole run, so that split de
 
 Targets: trivial (GET /api/health/live/), register-1 / register-5 (POST a registration, every
 request another fan's token, one or five sessions), home-fan / session-fan (GET / or a session page,
-every request another signed-in fan), home-visitor (GET / signed out). Use a scratch database: its
+every request another signed-in fan, none of whom holds a place), home-fan-placed / session-fan-placed
+(the same, every fan holding a place on the session), home-visitor (GET / signed out). Use a scratch database: its
 bench rows are replaced.
 """
 
@@ -35,8 +36,10 @@ from bench.rush_common import measured_server, prepare_database  # noqa: E402
 from bench.rush_pages import (  # noqa: E402
     FAN_PAGE_LUA,
     REGISTER_LUA,
+    place,
     settled_count,
     signed_in_cookies,
+    signed_in_fans,
     wrk_command,
     wrk_figures,
 )
@@ -118,7 +121,10 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp())
     (scratch / "tokens.txt").write_text("\n".join(tokens) + "\n")
     (scratch / "register.lua").write_text(REGISTER_LUA)
-    (scratch / "cookies.txt").write_text("\n".join(signed_in_cookies(5000)) + "\n")
+    without_place, with_place = signed_in_fans(30_000, 5000)
+    (scratch / "cookies.txt").write_text("\n".join(signed_in_cookies(without_place)) + "\n")
+    (scratch / "placed.txt").write_text("\n".join(signed_in_cookies(with_place)) + "\n")
+    placed = False
     (scratch / "fan_page.lua").write_text(FAN_PAGE_LUA)
     redis_port = args.redis_url.rsplit(":", 1)[1].split("/", 1)[0]
     offset = 0
@@ -131,6 +137,7 @@ def main() -> int:
             if target.startswith("register"):
                 settled_count(session_ids)  # the last run's requests in flight are answered first
                 reset(session_ids)
+                placed = False
                 sessions = session_ids[:1] if target == "register-1" else session_ids
                 env.update(
                     BENCH_TOKENS=str(scratch / "tokens.txt"),
@@ -138,10 +145,16 @@ def main() -> int:
                     BENCH_OFFSET=str(offset),
                 )
                 script, url = str(scratch / "register.lua"), base + "/"
-            elif target in ("home-fan", "session-fan"):
-                env.update(BENCH_COOKIES=str(scratch / "cookies.txt"))
+            elif target in ("home-fan", "session-fan", "home-fan-placed", "session-fan-placed"):
+                if target.endswith("placed") and not placed:
+                    settled_count(session_ids)
+                    reset(session_ids)
+                    place([fan_id for fan_id, _key in with_place], session_ids[0])
+                    placed = True
+                cookies = "placed.txt" if target.endswith("placed") else "cookies.txt"
+                env.update(BENCH_COOKIES=str(scratch / cookies))
                 script = str(scratch / "fan_page.lua")
-                url = base + ("/" if target == "home-fan" else f"/sessions/{session_ids[0]}/")
+                url = base + ("/" if target.startswith("home") else f"/sessions/{session_ids[0]}/")
             elif target == "home-visitor":
                 url = base + "/"
             elif target != "trivial":

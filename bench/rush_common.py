@@ -25,9 +25,9 @@ def prepare_database(database_url: str, redis_url: str) -> None:
     reset(list(Session.objects.filter(series__slug="bench-rush").values_list("id", flat=True)))
 
 
-def fan_session_keys(count: int) -> list[tuple[int, str]]:
-    """(fan id, session key) of ``count`` bench fans, signed in the way Django's login signs in
-    (no password hashing)."""
+def fan_session_keys(count: int, skip: int = 0) -> list[tuple[int, str]]:
+    """(fan id, session key) of ``count`` bench fans (in username order, after the first ``skip``),
+    signed in the way Django's login signs in (no password hashing)."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.cached_db import SessionStore
@@ -35,7 +35,7 @@ def fan_session_keys(count: int) -> list[tuple[int, str]]:
     from accounts.models import User
 
     keys = []
-    for fan in User.objects.filter(username__startswith="bench-fan-").order_by("username")[:count]:
+    for fan in User.objects.filter(username__startswith="bench-fan-").order_by("username")[skip : skip + count]:
         store = SessionStore()
         store[SESSION_KEY] = str(fan.pk)
         store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]

@@ -9,6 +9,8 @@ make prod's nginx), and in each round, on the same server and one after the othe
                   before and right after every other target
   home            GET / as a visitor and as a signed-in fan (every request another fan's session cookie)
   session         GET /sessions/{id}/ as a visitor and as a signed-in fan
+  ... placed      the same signed-in pages of other fans, who each hold a place on the hot session
+                  (most on its waitlist), as most fans who reload do after a rush
   seats           GET /api/sessions/{id}/seats/ (what the session page polls)
   register-1      POST /api/sessions/{id}/registrations/, every request a different fan (token), one
                   hot session; register-5: the same over five sessions
@@ -132,15 +134,34 @@ def _ms(match) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def signed_in_cookies(count: int) -> list[str]:
-    """Session cookies of ``count`` bench fans; a browser sends back the CSRF cookie its first page
-    set, and so does each of these."""
+def signed_in_cookies(keys: list[tuple[int, str]]) -> list[str]:
+    """Session cookies of these bench fans (``fan_session_keys``); a browser sends back the CSRF
+    cookie its first page set, and so does each of these."""
     from django.conf import settings
 
     return [
         f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={secrets.token_hex(16)}"
-        for _fan_id, session_key in fan_session_keys(count)
+        for _fan_id, session_key in keys
     ]
+
+
+def signed_in_fans(fans: int, count: int) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Two sets of ``count`` signed-in bench fans, the last usernames: the registration runs, whose
+    tokens start at the first usernames and wrap at ``fans`` - 20,000 (``main``), never reach them,
+    so the first set holds no place unless ``place`` gives them one, and the second set is for that."""
+    if fans - 20_000 + 5_000 > fans - 2 * count:
+        raise SystemExit(f"--fans {fans} leaves no fans outside the registration runs for {count} signed-in fans")
+    return fan_session_keys(count, skip=fans - 2 * count), fan_session_keys(count, skip=fans - count)
+
+
+def place(fan_ids: list[int], session_id: int) -> None:
+    """Registers each of these fans on the session, through the same service as the API (the first
+    take the seats, the rest wait), as a rush leaves the fans who then reload."""
+    from accounts.models import User
+    from registrations import services
+
+    for fan in User.objects.filter(id__in=fan_ids).order_by("id"):
+        services.registration_get_or_create(session_id=session_id, fan=fan)
 
 
 def first_registrations_times(session_id: int, capacity: int) -> float | None:
@@ -179,8 +200,11 @@ def main() -> int:
 
     session_ids, tokens = seed(fans=args.fans, sessions=5, capacity=40)
     reset(session_ids)
+    without_place, with_place = signed_in_fans(args.fans, args.signed_in_fans)
     cookies_file = Path(tempfile.mkdtemp()) / "cookies.txt"
-    cookies_file.write_text("\n".join(signed_in_cookies(args.signed_in_fans)) + "\n")
+    cookies_file.write_text("\n".join(signed_in_cookies(without_place)) + "\n")
+    placed_cookies_file = cookies_file.parent / "placed_cookies.txt"
+    placed_cookies_file.write_text("\n".join(signed_in_cookies(with_place)) + "\n")
     fan_script = cookies_file.parent / "fan_page.lua"
     fan_script.write_text(FAN_PAGE_LUA)
     tokens_file = Path(tempfile.mkdtemp()) / "tokens.txt"
@@ -191,18 +215,21 @@ def main() -> int:
     hot = session_ids[0]
     targets = {
         "home visitor": ("GET", "/", None),
-        "home fan": ("GET", "/", True),
+        "home fan": ("GET", "/", cookies_file),
         "session visitor": ("GET", f"/sessions/{hot}/", None),
-        "session fan": ("GET", f"/sessions/{hot}/", True),
+        "session fan": ("GET", f"/sessions/{hot}/", cookies_file),
         "seats poll": ("GET", f"/api/sessions/{hot}/seats/", None),
         "register-1": ("POST", [hot], None),
         "register-5": ("POST", session_ids, None),
+        "home fan placed": ("GET", "/", placed_cookies_file),
+        "session fan placed": ("GET", f"/sessions/{hot}/", placed_cookies_file),
     }
     if args.only:
         targets = {k: v for k, v in targets.items() if k in args.only.split(",")}
     server = measured_server(args)
     results: dict[tuple[str, int], list[dict]] = {}
     offset = 0
+    placed = False  # whether the placed fans hold their places (every registration run starts empty)
     with server as (host, port):
         base = f"http://{host}:{port}"
         # Warm: templates, prepared statements, caches, and the yardstick itself (a fresh server's
@@ -215,9 +242,14 @@ def main() -> int:
         for round_number in range(1, args.rounds + 1):
             for connections in levels:
                 before = wrk(trivial_url, connections=connections, seconds=args.duration)
-                for name, (method, target, with_cookie) in targets.items():
+                for name, (method, target, cookies) in targets.items():
+                    if cookies is placed_cookies_file and not placed:
+                        reset(session_ids)
+                        place([fan_id for fan_id, _key in with_place], hot)
+                        placed = True
                     if method == "POST":
                         reset(session_ids)
+                        placed = False
                         env = {
                             "BENCH_TOKENS": str(tokens_file),
                             "BENCH_SESSIONS": ",".join(map(str, target)),
@@ -232,13 +264,13 @@ def main() -> int:
                         checked = verify(target, settled_count(target))
                         figures["oversold"] = checked["overbooked_sessions"]
                         figures["problems"] = checked["problems"]
-                    elif with_cookie:
+                    elif cookies:
                         figures = wrk(
                             base + target,
                             connections=connections,
                             seconds=args.duration,
                             script=str(fan_script),
-                            env={"BENCH_COOKIES": str(cookies_file)},
+                            env={"BENCH_COOKIES": str(cookies)},
                         )
                     else:
                         figures = wrk(base + target, connections=connections, seconds=args.duration)
