@@ -130,11 +130,14 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     window = selectors.registration_window(session=session)
 
     draw = selectors.draw_of(session=session)
+    # The panel is rendered with stand-ins for the fan's registration number and waitlist position,
+    # put in per request (``own``): every fan in the same state shares one rendering of it.
+    stand_in, own = page_cache.stand_in_place(registration)
 
     def fill(html: str) -> str:
         panel_context = {
             "session": session,
-            "registration": registration,
+            "registration": stand_in,
             "window": window,
             "draw": draw,
             "party_sizes": range(1, session.max_party_size + 1),
@@ -143,15 +146,14 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         return html.replace("<!--registration-panel-->", panel, 1)
 
     mine = (
-        (registration.id, registration.status, registration.waitlist_position, registration.party_size,
-         registration.offer_expires_at)
-        if registration
+        (stand_in.status, stand_in.party_size, stand_in.offer_expires_at, stand_in.entry_ref)
+        if stand_in
         else None
     )  # fmt: skip
     drawn = (draw["status"], draw["entries"], draw["seed_sha256"]) if draw else None
     seats = (session.capacity, session.confirmed_count, session.waitlist_count, session.offered_count)
     personal = (mine, seats, session.waitlist_enabled, window, drawn)
-    return _page(request, "frontend/session_detail.html", {"session": session}, public, personal, fill)
+    return _page(request, "frontend/session_detail.html", {"session": session}, public, personal, fill, own)
 
 
 def _session_public(session_id: int, user: User | AnonymousUser | None = None) -> page_cache.Fragment | None:
@@ -185,9 +187,11 @@ def _page(
     public: page_cache.Fragment,
     personal: object,
     fill: Callable[[str], str],
+    own: dict[str, str] | None = None,
 ) -> HttpResponse:
     """A page made of a shared fragment and the visitor's own part (``personal``: everything of
-    theirs the page shows; ``fill`` puts it into the fragment's markers), rendered only when it must be:
+    theirs the page shows; ``fill`` puts it into the fragment's markers; ``own``: stand-ins that
+    ``fill`` put in, and what each stands for), rendered only when it must be:
 
     - a reload of an unchanged page is answered 304: the ETag covers the fragment, the language,
       who is signed in, their own part, their bell and workspace links and their CSRF cookie (a 304
@@ -209,6 +213,7 @@ def _page(
         language,
         user.pk if signed_in else None,
         personal,
+        own,
         request.COOKIES.get(settings.CSRF_COOKIE_NAME),
         nav,
     )
@@ -216,7 +221,9 @@ def _page(
     last_modified = None if signed_in else int(public.built_at)
     if len(messages.get_messages(request)) > 0:  # shown once: rendered afresh, never reused
         page = {**context, "public_html": mark_safe(fill(public.html))}  # noqa: S308 - our own rendering
-        return _validated(render(request, template, page), etag, last_modified, signed_in)
+        response = render(request, template, page)
+        response.content = _put_in(response.content.decode(), own)
+        return _validated(response, etag, last_modified, signed_in)
     not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
     if not_modified is not None:
         return _validated(not_modified, etag, last_modified, signed_in)
@@ -228,6 +235,7 @@ def _page(
     if body is None:
         body = fill(_layout(request, template, context, public, inputs))
         page_cache.filled_pages.put((inputs, personal), body)
+    body = _put_in(body, own)
     if signed_in:
         body = (
             body.replace(page_cache.USERNAME_PLACEHOLDER, escape(user.get_username()))
@@ -237,6 +245,12 @@ def _page(
     elif settings.SESSION_COOKIE_NAME not in request.COOKIES:
         page_cache.visitor_pages.put((address, language), (body, etag, last_modified))
     return _validated(HttpResponse(body), etag, last_modified, signed_in)
+
+
+def _put_in(body: str, own: dict[str, str] | None) -> str:
+    for stand_in, value in (own or {}).items():
+        body = body.replace(stand_in, value)
+    return body
 
 
 def _layout(request: HttpRequest, template: str, context: dict, public: page_cache.Fragment, inputs: tuple) -> str:

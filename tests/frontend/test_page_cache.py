@@ -281,12 +281,13 @@ def test_a_fan_waitlisted_on_many_sessions_gets_every_position_in_the_one_statem
 
 def test_fans_holding_different_places_share_one_rendering_of_the_layout():
     """After a rush most fans who reload hold a place: each costs the filling in of their own part,
-    not a rendering of the whole page."""
+    not a rendering of the whole page, and fans in the same state share the rendering of their
+    registration panel (their registration number and position are put in per fan)."""
     session = SessionFactory(capacity=1, waitlist_enabled=True)
     fans = [UserFactory() for _ in range(4)]
-    RegistrationFactory(session=session, fan=fans[0], status="confirmed")
+    places = [RegistrationFactory(session=session, fan=fans[0], status="confirmed")]
     for ticket, fan in enumerate(fans[1:], start=1):
-        RegistrationFactory(session=session, fan=fan, status="waitlisted", waitlist_ticket=ticket)
+        places.append(RegistrationFactory(session=session, fan=fan, status="waitlisted", waitlist_ticket=ticket))
     rendered: list[str] = []
 
     def record(sender, template, **kwargs):
@@ -303,6 +304,11 @@ def test_fans_holding_different_places_share_one_rendering_of_the_layout():
             template_rendered.disconnect(record)
         assert rendered.count("frontend/base.html") == 1
         assert confirmed in pages[0]
+        if url != "/":  # one panel for the seated fan, one shared by the three waiting
+            assert rendered.count("frontend/includes/registration_panel.html") == 2
+            for place, page in zip(places, pages, strict=True):
+                own = set(re.findall(r"/api/registrations/(\d+)/", page))
+                assert own == {str(place.id)}
         for position, page in enumerate(pages[1:], start=1):
             assert waitlisted.format(position) in page and confirmed not in page
             assert not any(waitlisted.format(other) in page for other in range(1, 4) if other != position)
