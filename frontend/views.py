@@ -59,18 +59,23 @@ def home(request: HttpRequest) -> HttpResponse:
 
     def fill(html: str) -> str:
         for registration in mine:
-            tag = _my_card_tag(registration.status, registration.waitlist_position, translation.get_language())
-            html = html.replace(f"<!--mine:{registration.session_id}-->", tag, 1)
+            tag = _my_card_tag(registration.status, translation.get_language())
+            position = str(registration.waitlist_position)
+            html = html.replace(f"<!--mine:{registration.session_id}-->", tag.replace(_POSITION, position), 1)
         return html
 
     personal = tuple((r.id, r.status, r.waitlist_position) for r in mine)
     return _page(request, "frontend/home.html", {}, public, personal, fill)
 
 
-@functools.lru_cache(maxsize=4096)
-def _my_card_tag(status: str, waitlist_position: int | None, language: str | None) -> str:
-    """A fan's tag on a session card: the same for every fan in the same place, rendered once."""
-    context = {"registration": {"status": status, "waitlist_position": waitlist_position}}
+_POSITION = str(page_cache.POSITION_STAND_IN)
+
+
+@functools.lru_cache(maxsize=64)
+def _my_card_tag(status: str, language: str | None) -> str:
+    """A fan's tag on a session card, rendered once per state and language with a stand-in for the
+    waitlist position (a rush's waitlist holds thousands of positions, more than any cache of them)."""
+    context = {"registration": {"status": status, "waitlist_position": page_cache.POSITION_STAND_IN}}
     return render_to_string("frontend/includes/my_card_tag.html", context)
 
 
