@@ -260,7 +260,6 @@ def seed(*, fans: int, sessions: int, capacity: int) -> tuple[list[int], list[st
 
 
 def reset(session_ids: list[int]) -> None:
-    from django.db import connection
 
     from events.models import Session
     from registrations.models import Registration
@@ -269,8 +268,14 @@ def reset(session_ids: list[int]) -> None:
     Session.objects.filter(id__in=session_ids).update(
         confirmed_count=0, waitlist_count=0, offered_count=0, waitlist_parties=0, waitlist_seq=0
     )
-    # Every run starts from the same state: the last run's dead rows vacuumed and its WAL written
-    # out, so that an autovacuum or a checkpoint does not land in the middle of the next run.
+    settle_tables()
+
+
+def settle_tables() -> None:
+    """Every run starts from the same state: the last run's dead rows vacuumed and its WAL written
+    out, so that an autovacuum or a checkpoint does not land in the middle of the next run."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) registrations_registration, events_session")
         with contextlib.suppress(Exception):  # CHECKPOINT needs a superuser (or pg_checkpoint)

@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from bench.registration_rush import (  # noqa: E402 - after the path is set
     reset,
     seed,
+    settle_tables,
     verify,
 )
 from bench.rush_common import fan_session_keys, measured_server, prepare_database  # noqa: E402
@@ -162,6 +163,7 @@ def place(fan_ids: list[int], session_id: int) -> None:
 
     for fan in User.objects.filter(id__in=fan_ids).order_by("id"):
         services.registration_get_or_create(session_id=session_id, fan=fan)
+    settle_tables()  # as after every reset: no autovacuum of these rows in the middle of the run
 
 
 def first_registrations_times(session_id: int, capacity: int) -> float | None:
