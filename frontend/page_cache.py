@@ -15,7 +15,6 @@ session page's own script then keeps them current, and a click's answer is alway
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 import time
@@ -29,7 +28,6 @@ from django.core.cache import cache
 from django.utils import translation
 
 from calendars.selectors import VERSION_KEY, calendar_version
-from registrations.selectors import FanPlace
 
 
 @dataclass
@@ -120,23 +118,9 @@ BELL_MARKER = "<!--bell-placeholder-c41d-->"
 
 
 # Stand-ins for a fan's registration number and waitlist position in their session page's panel
-# (``stand_in_place``): numbers no page shows otherwise.
+# and their home page's card tags (``frontend.views``): numbers no page shows otherwise.
 PLACE_ID_STAND_IN = 990_000_000_001
 POSITION_STAND_IN = 990_000_000_002
-
-
-def stand_in_place(place: FanPlace | None) -> tuple[FanPlace | None, dict[str, str]]:
-    """The fan's place with stand-ins for what differs from one fan in that state to the next (the
-    registration's number, the waitlist position), and what each stand-in is to be replaced with
-    in the rendered page."""
-    if place is None:
-        return None, {}
-    own = {str(PLACE_ID_STAND_IN): str(place.id)}
-    position = None
-    if place.waitlist_position is not None:
-        position = POSITION_STAND_IN
-        own[str(POSITION_STAND_IN)] = str(place.waitlist_position)
-    return dataclasses.replace(place, id=PLACE_ID_STAND_IN, waitlist_position=position), own
 
 
 class _PlaceholderUser:

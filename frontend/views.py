@@ -1,6 +1,7 @@
 """Server-rendered pages. Reads go through selectors; every write is a button that calls the REST
 API (see static/frontend/app.js), except sign-up, which calls accounts.services directly."""
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable
@@ -137,7 +138,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     draw = selectors.draw_of(session=session)
     # The panel is rendered with stand-ins for the fan's registration number and waitlist position,
     # put in per request (``own``): every fan in the same state shares one rendering of it.
-    stand_in, own = page_cache.stand_in_place(registration)
+    stand_in, own = _stand_in_place(registration)
 
     def fill(html: str) -> str:
         panel_context = {
@@ -159,6 +160,20 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     seats = (session.capacity, session.confirmed_count, session.waitlist_count, session.offered_count)
     personal = (mine, seats, session.waitlist_enabled, window, drawn)
     return _page(request, "frontend/session_detail.html", {"session": session}, public, personal, fill, own)
+
+
+def _stand_in_place(place: selectors.FanPlace | None) -> tuple[selectors.FanPlace | None, dict[str, str]]:
+    """The fan's place with stand-ins for what differs from one fan in that state to the next (the
+    registration's number, the waitlist position), and what each stand-in is to be replaced with
+    in the rendered page."""
+    if place is None:
+        return None, {}
+    own = {str(page_cache.PLACE_ID_STAND_IN): str(place.id)}
+    position = None
+    if place.waitlist_position is not None:
+        position = page_cache.POSITION_STAND_IN
+        own[str(position)] = str(place.waitlist_position)
+    return dataclasses.replace(place, id=page_cache.PLACE_ID_STAND_IN, waitlist_position=position), own
 
 
 def _session_public(session_id: int, user: User | AnonymousUser | None = None) -> page_cache.Fragment | None:
@@ -240,20 +255,20 @@ def _page(
     if body is None:
         body = fill(_layout(request, template, context, public, inputs))
         page_cache.filled_pages.put((inputs, personal), body)
-    body = _put_in(body, own)
+    stand_ins = dict(own or {})  # the visitor's own part first: their name may hold anything
     if signed_in:
-        body = (
-            body.replace(page_cache.USERNAME_PLACEHOLDER, escape(user.get_username()))
-            .replace(page_cache.BELL_MARKER, _bell_badge(nav[1], language), 1)
-            .replace(page_cache.CSRF_PLACEHOLDER, get_token(request))
-        )
-    elif settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        stand_ins[page_cache.USERNAME_PLACEHOLDER] = escape(user.get_username())
+        stand_ins[page_cache.BELL_MARKER] = _bell_badge(nav[1], language)
+        stand_ins[page_cache.CSRF_PLACEHOLDER] = get_token(request)
+    body = _put_in(body, stand_ins)
+    if not signed_in and settings.SESSION_COOKIE_NAME not in request.COOKIES:
         page_cache.visitor_pages.put((address, language), (body, etag, last_modified))
     return _validated(HttpResponse(body), etag, last_modified, signed_in)
 
 
-def _put_in(body: str, own: dict[str, str] | None) -> str:
-    for stand_in, value in (own or {}).items():
+def _put_in(body: str, stand_ins: dict[str, str] | None) -> str:
+    """The page with each stand-in replaced by what it stands for, in the dict's order."""
+    for stand_in, value in (stand_ins or {}).items():
         body = body.replace(stand_in, value)
     return body
 
