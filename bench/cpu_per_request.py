@@ -36,7 +36,7 @@ from bench.rush_common import measured_server, prepare_database  # noqa: E402
 from bench.rush_pages import (  # noqa: E402
     FAN_PAGE_LUA,
     REGISTER_LUA,
-    place,
+    PlacedFans,
     settled_count,
     signed_in_cookies,
     signed_in_fans,
@@ -124,8 +124,8 @@ def main() -> int:
     without_place, with_place = signed_in_fans(30_000, 5000)
     (scratch / "cookies.txt").write_text("\n".join(signed_in_cookies(without_place)) + "\n")
     (scratch / "placed.txt").write_text("\n".join(signed_in_cookies(with_place)) + "\n")
-    placed = False
     (scratch / "fan_page.lua").write_text(FAN_PAGE_LUA)
+    placed = PlacedFans(with_place, session_ids[0])
     redis_port = args.redis_url.rsplit(":", 1)[1].split("/", 1)[0]
     offset = 0
     with measured_server(args) as (host, port):
@@ -137,7 +137,7 @@ def main() -> int:
             if target.startswith("register"):
                 settled_count(session_ids)  # the last run's requests in flight are answered first
                 reset(session_ids)
-                placed = False
+                placed.forget()
                 sessions = session_ids[:1] if target == "register-1" else session_ids
                 env.update(
                     BENCH_TOKENS=str(scratch / "tokens.txt"),
@@ -146,11 +146,8 @@ def main() -> int:
                 )
                 script, url = str(scratch / "register.lua"), base + "/"
             elif target in ("home-fan", "session-fan", "home-fan-placed", "session-fan-placed"):
-                if target.endswith("placed") and not placed:
-                    settled_count(session_ids)
-                    reset(session_ids)
-                    place([fan_id for fan_id, _key in with_place], session_ids[0])
-                    placed = True
+                if target.endswith("placed"):
+                    placed.ensure(session_ids)
                 cookies = "placed.txt" if target.endswith("placed") else "cookies.txt"
                 env.update(BENCH_COOKIES=str(scratch / cookies))
                 script = str(scratch / "fan_page.lua")

@@ -260,7 +260,6 @@ def seed(*, fans: int, sessions: int, capacity: int) -> tuple[list[int], list[st
 
 
 def reset(session_ids: list[int]) -> None:
-
     from events.models import Session
     from registrations.models import Registration
 

@@ -146,24 +146,46 @@ def signed_in_cookies(keys: list[tuple[int, str]]) -> list[str]:
     ]
 
 
+# The registration runs take tokens from the first usernames on, and start again from the first
+# before the last SPARED_TOKENS: a run of one target reaches at most ~5,000 tokens past its start.
+SPARED_TOKENS = 20_000
+RUN_REACH = 5_000
+
+
 def signed_in_fans(fans: int, count: int) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """Two sets of ``count`` signed-in bench fans, the last usernames: the registration runs, whose
-    tokens start at the first usernames and wrap at ``fans`` - 20,000 (``main``), never reach them,
-    so the first set holds no place unless ``place`` gives them one, and the second set is for that."""
-    if fans - 20_000 + 5_000 > fans - 2 * count:
+    """Two sets of ``count`` signed-in bench fans among the last usernames, which the registration
+    runs never reach: the first set holds no place, the second is for ``PlacedFans``."""
+    if fans - SPARED_TOKENS + RUN_REACH > fans - 2 * count:
         raise SystemExit(f"--fans {fans} leaves no fans outside the registration runs for {count} signed-in fans")
     return fan_session_keys(count, skip=fans - 2 * count), fan_session_keys(count, skip=fans - count)
 
 
-def place(fan_ids: list[int], session_id: int) -> None:
-    """Registers each of these fans on the session, through the same service as the API (the first
-    take the seats, the rest wait), as a rush leaves the fans who then reload."""
-    from accounts.models import User
-    from registrations import services
+class PlacedFans:
+    """Fans who each hold a place on one session (the first take the seats, the rest wait), as a
+    rush leaves the fans who then reload; placed again after a registration run emptied the session."""
 
-    for fan in User.objects.filter(id__in=fan_ids).order_by("id"):
-        services.registration_get_or_create(session_id=session_id, fan=fan)
-    settle_tables()  # as after every reset: no autovacuum of these rows in the middle of the run
+    def __init__(self, keys: list[tuple[int, str]], session_id: int) -> None:
+        self.fan_ids = [fan_id for fan_id, _key in keys]
+        self.session_id = session_id
+        self.placed = False
+
+    def ensure(self, session_ids: list[int]) -> None:
+        """Places them, through the same service as the API, unless they hold their places."""
+        if self.placed:
+            return
+        from accounts.models import User
+        from registrations import services
+
+        settled_count(session_ids)  # a registration run's requests in flight are answered first
+        reset(session_ids)
+        for fan in User.objects.filter(id__in=self.fan_ids).order_by("id"):
+            services.registration_get_or_create(session_id=self.session_id, fan=fan)
+        settle_tables()  # as after every reset: no autovacuum of these rows in the middle of the run
+        self.placed = True
+
+    def forget(self) -> None:
+        """Their places are gone (a registration run starts from an empty session)."""
+        self.placed = False
 
 
 def first_registrations_times(session_id: int, capacity: int) -> float | None:
@@ -203,6 +225,7 @@ def main() -> int:
     session_ids, tokens = seed(fans=args.fans, sessions=5, capacity=40)
     reset(session_ids)
     without_place, with_place = signed_in_fans(args.fans, args.signed_in_fans)
+    placed = PlacedFans(with_place, session_ids[0])
     cookies_file = Path(tempfile.mkdtemp()) / "cookies.txt"
     cookies_file.write_text("\n".join(signed_in_cookies(without_place)) + "\n")
     placed_cookies_file = cookies_file.parent / "placed_cookies.txt"
@@ -231,7 +254,6 @@ def main() -> int:
     server = measured_server(args)
     results: dict[tuple[str, int], list[dict]] = {}
     offset = 0
-    placed = False  # whether the placed fans hold their places (every registration run starts empty)
     with server as (host, port):
         base = f"http://{host}:{port}"
         # Warm: templates, prepared statements, caches, and the yardstick itself (a fresh server's
@@ -245,13 +267,11 @@ def main() -> int:
             for connections in levels:
                 before = wrk(trivial_url, connections=connections, seconds=args.duration)
                 for name, (method, target, cookies) in targets.items():
-                    if cookies is placed_cookies_file and not placed:
-                        reset(session_ids)
-                        place([fan_id for fan_id, _key in with_place], hot)
-                        placed = True
+                    if cookies is placed_cookies_file:
+                        placed.ensure(session_ids)
                     if method == "POST":
                         reset(session_ids)
-                        placed = False
+                        placed.forget()
                         env = {
                             "BENCH_TOKENS": str(tokens_file),
                             "BENCH_SESSIONS": ",".join(map(str, target)),
@@ -261,7 +281,7 @@ def main() -> int:
                             base + "/", connections=connections, seconds=args.duration, script=str(script), env=env
                         )
                         offset += figures["requests"] + connections
-                        if offset + 20_000 > len(tokens):
+                        if offset + SPARED_TOKENS > len(tokens):
                             offset = 0
                         checked = verify(target, settled_count(target))
                         figures["oversold"] = checked["overbooked_sessions"]
@@ -297,7 +317,7 @@ def main() -> int:
                 Session.objects.filter(id=hot).update(capacity=100)
                 env = {"BENCH_TOKENS": str(tokens_file), "BENCH_SESSIONS": str(hot), "BENCH_OFFSET": str(offset)}
                 figures = wrk(base + "/", connections=200, seconds=2, script=str(script), env=env)
-                offset = (offset + figures["requests"] + 200) % max(1, len(tokens) - 20_000)
+                offset = (offset + figures["requests"] + 200) % max(1, len(tokens) - SPARED_TOKENS)
                 count = settled_count([hot])
                 sellouts.append(first_registrations_times(hot, 100))
                 checked = verify([hot], count)
