@@ -232,7 +232,9 @@ def test_stream_page_marks_the_count_stale_and_reconnects_after_a_server_restart
         expect(page.locator("[data-live]")).to_have_attribute("data-state", "stale")
 
         with asgi_server(database_url, shared, port=port):
-            expect(conn).to_have_text("Connected")  # backoff retries reach the new server
+            # Backoff retries reach the new server. Each retry waits a random time up to a ceiling that
+            # doubles with every failed attempt (30 s at most), so the wait covers the largest ceiling.
+            expect(conn).to_have_text("Connected", timeout=35_000)
             expect(count).to_have_attribute("data-value", "1")
         chromium.close()
 
