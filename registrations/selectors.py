@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.selectors import organizer_organization_ids
 from events.models import Session
 from project.db import prepared_cursor
+from registrations import lines
 from registrations.models import PriorityCode, Registration
 
 # Registrations that hold or wait for a seat (a draw entry waits for the draw).
@@ -306,17 +307,19 @@ class FanPlace:
     waitlist_position: int | None = None
 
 
-# A waitlisted place's position, counted when read (registrations.waitlist) in the statement that
-# reads the place: one index range count per waitlisted place, no round trip of its own (a fan
-# waitlisted on many sessions of the home page paid one query each). Its value: the status waitlisted.
-_POSITION = """CASE WHEN r.waitlist_ticket IS NULL THEN NULL ELSE (
-    SELECT COUNT(*) FROM registrations_registration w
-    WHERE w.session_id = r.session_id AND w.status = %s AND w.waitlist_ticket <= r.waitlist_ticket) END"""
+def _position(session_id: int, ticket: int | None, waitlist_seq: int, waitlist_parties: int) -> int | None:
+    """A waitlisted place's position, from the session's counters read with the place (lines)."""
+    if ticket is None:
+        return None
+    return lines.waitlist_position(
+        session_id=session_id, ticket=ticket, waitlist_seq=waitlist_seq, waitlist_parties=waitlist_parties
+    )
+
 
 _FAN_PLACES_SQL = f"""
 SELECT r.id, r.session_id, r.status, r.waitlist_ticket,
        s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count,
-       r.party_size, r.offer_expires_at, r.entry_ref, {_POSITION}
+       r.party_size, r.offer_expires_at, r.entry_ref, s.waitlist_seq, s.waitlist_parties
 FROM registrations_registration r JOIN events_session s ON s.id = r.session_id
 WHERE r.fan_id = %s AND r.status IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})
 """  # noqa: S608 - placeholders only
@@ -330,13 +333,17 @@ def fan_places(*, fan_id: int, session_ids: list[int]) -> list[FanPlace]:
     marks = ", ".join(["%s"] * len(session_ids))
     sql = f"{_FAN_PLACES_SQL} AND r.session_id IN ({marks})"  # noqa: S608 - placeholders only
     with prepared_cursor() as cursor:
-        cursor.execute(sql, [Registration.Status.WAITLISTED, fan_id, *ACTIVE_STATUSES, *session_ids])
-        return [FanPlace(*row) for row in cursor.fetchall()]
+        cursor.execute(sql, [fan_id, *ACTIVE_STATUSES, *session_ids])
+        rows = cursor.fetchall()
+    return [
+        dataclasses.replace(FanPlace(*row[:12]), waitlist_position=_position(row[1], row[3], *row[12:])) for row in rows
+    ]
 
 
 _PLACE_AND_SEATS_SQL = f"""
 SELECT s.id, s.status, s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count,
-       r.id, r.status, r.waitlist_ticket, r.party_size, r.offer_expires_at, r.entry_ref, {_POSITION}
+       r.id, r.status, r.waitlist_ticket, r.party_size, r.offer_expires_at, r.entry_ref,
+       s.waitlist_seq, s.waitlist_parties
 FROM events_session s LEFT JOIN registrations_registration r
   ON r.session_id = s.id AND r.fan_id = %s AND r.status IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})
 WHERE s.id = %s
@@ -348,12 +355,12 @@ def fan_place_and_seats(*, fan_id: int, session_id: int) -> tuple[FanPlace | Non
     one prepared statement: a signed-in fan's session page needs no other read of the seats.
     (None, None) for no such session."""
     with prepared_cursor() as cursor:
-        cursor.execute(_PLACE_AND_SEATS_SQL, [Registration.Status.WAITLISTED, fan_id, *ACTIVE_STATUSES, session_id])
+        cursor.execute(_PLACE_AND_SEATS_SQL, [fan_id, *ACTIVE_STATUSES, session_id])
         row = cursor.fetchone()
     if row is None:
         return None, None
     seats = SeatsNow(*row[:7])
-    registration_id, status_, ticket, party_size, offer_expires_at, entry_ref, position = row[7:]
+    registration_id, status_, ticket, party_size, offer_expires_at, entry_ref, waitlist_seq, waitlist_parties = row[7:]
     if registration_id is None:
         return None, seats
     place = FanPlace(
@@ -369,7 +376,7 @@ def fan_place_and_seats(*, fan_id: int, session_id: int) -> tuple[FanPlace | Non
         party_size=party_size,
         offer_expires_at=offer_expires_at,
         entry_ref=entry_ref,
-        waitlist_position=position,
+        waitlist_position=_position(session_id, ticket, waitlist_seq, waitlist_parties),
     )
     return place, seats
 

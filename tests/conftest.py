@@ -51,8 +51,10 @@ def _clear_cache():
 
     from frontend.page_cache import forget_rendered_pages
     from project.throttles import local_counts
+    from registrations.lines import forget_lines
 
     forget_rendered_pages()
+    forget_lines()
     local_counts.clear()
     cache.clear()
     yield

@@ -262,11 +262,13 @@ def test_each_address_the_site_is_asked_by_gets_links_to_itself(settings):
 def test_a_fan_waitlisted_on_many_sessions_gets_every_position_in_the_one_statement_of_their_places(
     django_assert_max_num_queries,
 ):
-    """Each waitlisted card's position is counted in the statement that reads the fan's places, not
-    in a query per card: the page costs the same whether the fan waits on one session or on five."""
+    """Each waitlisted card's position comes with the statement that reads the fan's places (the
+    waiting line is read once per process, registrations.lines), not from a query per card: the page
+    costs the same whether the fan waits on one session or on five."""
     fan = UserFactory()
     for ahead in range(5):
-        session = SessionFactory(capacity=1, waitlist_enabled=True)
+        waiting = ahead + 1
+        session = SessionFactory(capacity=1, waitlist_enabled=True, waitlist_seq=waiting, waitlist_parties=waiting)
         RegistrationFactory(session=session, status="confirmed")
         for ticket in range(1, ahead + 1):
             RegistrationFactory(session=session, status="waitlisted", waitlist_ticket=ticket)
