@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -149,10 +149,12 @@ def fan_place_and_seats(
     return registration_selectors.fan_place_and_seats(fan_id=user.pk, session_id=session_id)
 
 
-def fan_registrations(*, user: User) -> QuerySet[Registration]:
-    return registration_selectors.registrations_of_fan(fan=user).select_related(
+def fan_registrations(*, user: User) -> list[Registration]:
+    """The fan's registrations with their sessions, waitlist positions included (no count each)."""
+    registrations = registration_selectors.registrations_of_fan(fan=user).select_related(
         "session__stream", "session__moved_from_venue"
     )
+    return registration_selectors.with_waitlist_positions(list(registrations))
 
 
 @dataclass

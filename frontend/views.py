@@ -318,7 +318,7 @@ def _validated(response: HttpResponse, etag: str, last_modified: int | None, sig
 @login_required(login_url=LOGIN_URL)
 def my_sessions(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    registrations = selectors.with_calendar_links(list(selectors.fan_registrations(user=request.user)))
+    registrations = selectors.with_calendar_links(selectors.fan_registrations(user=request.user))
     split = selectors.split_my_sessions(registrations, now=now)
     return render(
         request,

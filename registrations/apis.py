@@ -177,7 +177,7 @@ class MyRegistrationViewSet(viewsets.GenericViewSet):
         return selectors.registrations_of_fan(fan=self.request.user, statuses=Registration.Status.values)
 
     def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = selectors.with_waitlist_positions(list(self.paginate_queryset(self.get_queryset())))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, pk=None):

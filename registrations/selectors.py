@@ -316,6 +316,20 @@ def _position(session_id: int, ticket: int | None, waitlist_seq: int, waitlist_p
     )
 
 
+def with_waitlist_positions(registrations: list[Registration]) -> list[Registration]:
+    """Give each waitlisted registration its position from its session's line (lines), for lists of
+    a fan's registrations read with their sessions (``select_related``: one statement, so a ticket
+    and its session's counters are of one moment). One read without its session is left to count."""
+    for registration in registrations:
+        if registration.waitlist_ticket is None or not Registration.session.is_cached(registration):
+            continue
+        session = registration.session
+        registration.__dict__["_waitlist_position"] = _position(
+            session.id, registration.waitlist_ticket, session.waitlist_seq, session.waitlist_parties
+        )
+    return registrations
+
+
 _FAN_PLACES_SQL = f"""
 SELECT r.id, r.session_id, r.status, r.waitlist_ticket,
        s.capacity, s.confirmed_count, s.waitlist_count, s.waitlist_enabled, s.offered_count,

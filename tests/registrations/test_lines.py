@@ -4,10 +4,12 @@ import random
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from registrations import lines, selectors, services
 from registrations.models import Registration
+from tests.conftest import client_for
 from tests.factories import RegistrationFactory, SessionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +35,9 @@ def line_reads(queries: CaptureQueriesContext) -> int:
 
 
 def position_counts(queries: CaptureQueriesContext) -> int:
-    return sum("COUNT(*)" in (query["sql"] or "") for query in queries.captured_queries)
+    """Positions counted in the database: a count of the waiting tickets up to one."""
+    sqls = [query["sql"] or "" for query in queries.captured_queries]
+    return sum("COUNT(*)" in sql and "waitlist_ticket" in sql for sql in sqls)
 
 
 def test_every_waiting_fan_sees_the_position_the_rows_give_through_joins_cancellations_and_seats_given():
@@ -88,3 +92,25 @@ def test_counters_that_disagree_with_the_rows_make_the_position_counted_in_the_d
         assert page_position(ahead) == 1
     assert position_counts(queries) == 2
     assert lines._lines == {}  # nothing kept that could answer wrongly later
+
+
+def test_a_fans_list_of_sessions_page_and_api_give_positions_from_the_line_without_a_count_each():
+    fan = UserFactory()
+    mine = []
+    for waiting_ahead in (0, 2, 5):
+        session = SessionFactory(capacity=1, waitlist_enabled=True)
+        services.registration_create(session=session, fan=UserFactory())
+        for _ in range(waiting_ahead):
+            services.registration_create(session=session, fan=UserFactory())
+        mine.append(services.registration_create(session=session, fan=fan))
+    client = client_for(fan)
+    page = Client()
+    page.force_login(fan)
+
+    with CaptureQueriesContext(connection) as queries:
+        listed = client.get("/api/registrations/").json()["results"]
+        body = page.get("/sessions/mine/").content.decode()
+    assert position_counts(queries) == 0
+    assert sorted(r["waitlist_position"] for r in listed) == [1, 3, 6]
+    for number in (1, 3, 6):
+        assert f"#{number}" in body
