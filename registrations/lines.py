@@ -35,9 +35,11 @@ MAX_LINES = 512
 class _Line:
     seq: int  # the session's last ticket given out when the line was read
     departed: int  # waitlist_seq - waitlist_parties then: parties that ever left the waitlist
-    tickets: array  # the waiting tickets, ascending
+    tickets: array | None  # the waiting tickets, ascending; None: the counters disagreed with them
 
     def position(self, ticket: int) -> int | None:
+        if self.tickets is None:
+            return None
         if ticket > self.seq:  # joined since the copy: everyone after the copy still waits
             return len(self.tickets) + ticket - self.seq
         index = bisect.bisect_left(self.tickets, ticket)
@@ -81,9 +83,9 @@ def _read_line(session_id: int) -> _Line | None:
         return None
     seq, parties = rows[0][0], rows[0][1]
     tickets = array("q", (row[2] for row in rows if row[2] is not None))
-    if len(tickets) != parties:
-        return None  # the counters disagree with the rows: count instead, keep nothing
-    line = _Line(seq=seq, departed=seq - parties, tickets=tickets)
+    # Counters that disagree with the rows cannot vouch for the copy: positions are counted until a
+    # party leaves, and the line is not read again on every page meanwhile.
+    line = _Line(seq=seq, departed=seq - parties, tickets=tickets if len(tickets) == parties else None)
     with _lines_lock:
         if len(_lines) >= MAX_LINES:
             del _lines[next(iter(_lines))]
