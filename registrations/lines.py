@@ -64,15 +64,17 @@ WHERE session_id = %s AND status = %s AND waitlist_ticket <= %s
 """
 
 
-def waitlist_position(*, session_id: int, ticket: int, waitlist_seq: int, waitlist_parties: int) -> int:
-    """The position of the waiting party holding ``ticket``, given the session's counters as read
-    with it (in the same statement, so that they and the ticket are of one moment)."""
+def waitlist_position(*, session_id: int, ticket: int | None, waitlist_seq: int, waitlist_parties: int) -> int | None:
+    """The position of the waiting party holding ``ticket`` (None: not waiting), given the session's
+    counters as read with it (in the same statement, so that they and the ticket are of one moment)."""
+    if ticket is None:
+        return None
     departed = waitlist_seq - waitlist_parties
     line = _lines.get(session_id)
     if line is None or line.departed != departed:
         line = _read_line(session_id)
     position = line.position(ticket) if line is not None and line.departed == departed else None
-    return position if position is not None else _count_position(session_id, ticket)
+    return position if position is not None else counted_position(session_id=session_id, ticket=ticket)
 
 
 def _read_line(session_id: int) -> _Line | None:
@@ -93,7 +95,8 @@ def _read_line(session_id: int) -> _Line | None:
     return line
 
 
-def _count_position(session_id: int, ticket: int) -> int:
+def counted_position(*, session_id: int, ticket: int) -> int:
+    """The position counted from the index: the waiting parties whose ticket is not later."""
     with prepared_cursor() as cursor:
         cursor.execute(_COUNT_SQL, [session_id, Registration.Status.WAITLISTED, ticket])
         return cursor.fetchone()[0]

@@ -205,23 +205,27 @@ class Registration(models.Model):
     def waitlist_position(self) -> int | None:
         """The party's place in the waitlist as fans see it (1 = next), gapless: the waitlisted parties
         of the session whose ticket is not later than this one's. Counted when read (an index range
-        count), so that leaving the waitlist costs the same at 100 or 100,000 waiting; a selector
-        may have counted it already for a whole list (``_waitlist_position``)."""
+        count), so that leaving the waitlist costs the same at 100 or 100,000 waiting; a selector or
+        service may have found it already (``keep_waitlist_position``)."""
         if self.status != self.Status.WAITLISTED or self.waitlist_ticket is None:
             return None
         cached = self.__dict__.get("_waitlist_position")
         if cached is None:
-            cached = Registration.objects.filter(
-                session_id=self.session_id, status=self.Status.WAITLISTED, waitlist_ticket__lte=self.waitlist_ticket
-            ).count()
-            self.__dict__["_waitlist_position"] = cached
+            from registrations.lines import counted_position
+
+            cached = counted_position(session_id=self.session_id, ticket=self.waitlist_ticket)
+            self.keep_waitlist_position(cached)
         return cached
 
     @waitlist_position.setter
     def waitlist_position(self, value: int | None) -> None:
         """Placing a party at position N of an empty waitlist gives it ticket N (fixtures, tests)."""
         self.waitlist_ticket = value
-        self.__dict__["_waitlist_position"] = value
+        self.keep_waitlist_position(value)
+
+    def keep_waitlist_position(self, position: int | None) -> None:
+        """Keep a position found without counting (a list read in order, the copy of the line)."""
+        self.__dict__["_waitlist_position"] = position
 
     def forget_waitlist_position(self) -> None:
         self.__dict__.pop("_waitlist_position", None)

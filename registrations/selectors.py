@@ -210,7 +210,7 @@ def session_roster(*, session: Session) -> Roster:
         if registration.status == Registration.Status.CONFIRMED:
             confirmed.append(line)
         else:
-            registration.__dict__["_waitlist_position"] = len(waitlist) + 1  # in ticket order: counted here
+            registration.keep_waitlist_position(len(waitlist) + 1)  # in ticket order: counted here
             waitlist.append(line)
     entries = [
         RosterLine(entry, _person(entry.fan), "")
@@ -307,15 +307,6 @@ class FanPlace:
     waitlist_position: int | None = None
 
 
-def _position(session_id: int, ticket: int | None, waitlist_seq: int, waitlist_parties: int) -> int | None:
-    """A waitlisted place's position, from the session's counters read with the place (lines)."""
-    if ticket is None:
-        return None
-    return lines.waitlist_position(
-        session_id=session_id, ticket=ticket, waitlist_seq=waitlist_seq, waitlist_parties=waitlist_parties
-    )
-
-
 def with_waitlist_positions(registrations: list[Registration]) -> list[Registration]:
     """Give each waitlisted registration its position from its session's line (lines), for lists of
     a fan's registrations read with their sessions (``select_related``: one statement, so a ticket
@@ -324,9 +315,13 @@ def with_waitlist_positions(registrations: list[Registration]) -> list[Registrat
         if registration.waitlist_ticket is None or not Registration.session.is_cached(registration):
             continue
         session = registration.session
-        registration.__dict__["_waitlist_position"] = _position(
-            session.id, registration.waitlist_ticket, session.waitlist_seq, session.waitlist_parties
+        position = lines.waitlist_position(
+            session_id=session.id,
+            ticket=registration.waitlist_ticket,
+            waitlist_seq=session.waitlist_seq,
+            waitlist_parties=session.waitlist_parties,
         )
+        registration.keep_waitlist_position(position)
     return registrations
 
 
@@ -349,9 +344,14 @@ def fan_places(*, fan_id: int, session_ids: list[int]) -> list[FanPlace]:
     with prepared_cursor() as cursor:
         cursor.execute(sql, [fan_id, *ACTIVE_STATUSES, *session_ids])
         rows = cursor.fetchall()
-    return [
-        dataclasses.replace(FanPlace(*row[:12]), waitlist_position=_position(row[1], row[3], *row[12:])) for row in rows
-    ]
+    places = []
+    for *place, waitlist_seq, waitlist_parties in rows:
+        session_id, ticket = place[1], place[3]
+        position = lines.waitlist_position(
+            session_id=session_id, ticket=ticket, waitlist_seq=waitlist_seq, waitlist_parties=waitlist_parties
+        )
+        places.append(FanPlace(*(*place, position)))  # the row's columns are the fields, in order
+    return places
 
 
 _PLACE_AND_SEATS_SQL = f"""
@@ -390,7 +390,9 @@ def fan_place_and_seats(*, fan_id: int, session_id: int) -> tuple[FanPlace | Non
         party_size=party_size,
         offer_expires_at=offer_expires_at,
         entry_ref=entry_ref,
-        waitlist_position=_position(session_id, ticket, waitlist_seq, waitlist_parties),
+        waitlist_position=lines.waitlist_position(
+            session_id=session_id, ticket=ticket, waitlist_seq=waitlist_seq, waitlist_parties=waitlist_parties
+        ),
     )
     return place, seats
 

@@ -298,7 +298,7 @@ def _register(
     else:
         registration.status = Registration.Status.WAITLISTED
         registration.waitlist_ticket = waitlist_seq
-        registration.__dict__["_waitlist_position"] = waitlist_parties  # the last party waiting
+        registration.keep_waitlist_position(waitlist_parties)  # the last party waiting
     if cancelled is None:
         registration.save(force_insert=True)
     else:
@@ -444,7 +444,7 @@ def _first_registration(row: tuple, *, session_id: int, fan: User, checkin_code:
         registration_id=registration_id, session_id=session_id, fan=fan, status=status_,
         waitlist_ticket=waitlist_ticket, checkin_code=checkin_code, now=now,
     )  # fmt: skip
-    registration.__dict__["_waitlist_position"] = position  # the last party waiting
+    registration.keep_waitlist_position(position)  # the last party waiting
     if status_ == Registration.Status.WAITLISTED and taken < capacity:
         # Seats may be free while people wait (see _serve_waitlist_if_seats_are_free): settled
         # under the session's lock in a transaction of its own.
